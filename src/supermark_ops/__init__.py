@@ -1,0 +1,8 @@
+"""supermark-ops: provision, deploy, back up and monitor a self-hosted Supermark."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("supermark-ops")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
