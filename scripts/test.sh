@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# README command 2: set up this machine, then run the whole test suite:
+# static checks, the Python tests, and every molecule scenario (create,
+# converge, idempotence, check mode, verify, destroy).
+#   scripts/test.sh                 everything
+#   scripts/test.sh static python   only those groups
+#   scripts/test.sh base docker     only those molecule scenarios
+set -uo pipefail
+# shellcheck source=scripts/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+smops_require_root "$@"
+set -e
+smops_setup
+set +e
+cd "$SMOPS_ROOT"
+
+SCENARIOS=(base docker)
+selected=("$@")
+[ ${#selected[@]} -eq 0 ] && selected=(static python "${SCENARIOS[@]}")
+times="$SMOPS_STATE/test-times.txt"
+: >"$times"
+passed=0 failed=0 failures=()
+suite_start=$(date +%s)
+
+step() {  # step NAME COMMAND...: run, time and record one check
+  local name=$1 start rc; shift
+  log "── $name"
+  start=$(date +%s)
+  "$@"; rc=$?
+  printf '%-28s %4ss  %s\n' "$name" "$(( $(date +%s) - start ))" "$([ $rc -eq 0 ] && echo ok || echo FAILED)" | tee -a "$times" >&2
+  if [ $rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+}
+
+cleanup_test_hosts() {
+  # molecule destroy leaves the hosts' anonymous volumes behind.
+  docker rm -f ubuntu2404 debian12 >/dev/null 2>&1
+  docker volume prune -f >/dev/null 2>&1
+  return 0
+}
+
+for group in "${selected[@]}"; do
+  case "$group" in
+    static)
+      step yamllint yamllint -s .
+      step ansible-lint ansible-lint -q
+      step syntax-check ansible-playbook --syntax-check site.yml
+      step ruff ruff check src tests molecule
+      step ruff-format ruff format --check src tests molecule
+      step mypy mypy
+      ;;
+    python)
+      step pytest pytest -q tests
+      ;;
+    *)
+      if [ -d "molecule/$group" ]; then
+        cleanup_test_hosts
+        step "molecule $group" molecule test -s "$group"
+        cleanup_test_hosts
+      else
+        die "unknown test group '$group' (static, python, or a scenario: ${SCENARIOS[*]})"
+      fi
+      ;;
+  esac
+done
+
+printf '%-28s %4ss\n' "total" "$(( $(date +%s) - suite_start ))" | tee -a "$times" >&2
+[ $failed -eq 0 ] || log "failed: ${failures[*]}"
+echo "checks: $passed passed, $failed failed"
+[ $failed -eq 0 ]
