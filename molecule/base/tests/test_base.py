@@ -98,7 +98,12 @@ def test_unattended_upgrades(host):
     assert 'APT::Periodic::Unattended-Upgrade "1";' in dump
     assert 'Unattended-Upgrade::Automatic-Reboot "false";' in dump
     # The distribution's security origin is what gets upgraded.
-    origins = [line for line in dump.splitlines() if "Origins-Pattern::" in line]
+    origins = [
+        line
+        for line in dump.splitlines()
+        if "Unattended-Upgrade::Origins-Pattern::" in line  # Debian
+        or "Unattended-Upgrade::Allowed-Origins::" in line  # Ubuntu
+    ]
     assert any("security" in line.lower() for line in origins), origins
     assert host.service("apt-daily-upgrade.timer").is_enabled
 
