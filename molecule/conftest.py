@@ -16,8 +16,7 @@ def put_file(host: Any) -> Callable[[str, str, str], None]:
     def put(path: str, content: str, mode: str = "0644") -> None:
         encoded = base64.b64encode(content.encode()).decode()
         cmd = host.run(
-            f'install -d "$(dirname {path})" && echo {encoded} | base64 -d > {path} '
-            f"&& chmod {mode} {path}"
+            f'install -d "$(dirname {path})" && echo {encoded} | base64 -d > {path} && chmod {mode} {path}'
         )
         assert cmd.rc == 0, cmd.stderr
 

@@ -31,6 +31,28 @@ step() {  # step NAME COMMAND...: run, time and record one check
   if [ $rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
 }
 
+# The base scenario mounts a data volume: give each test host a loop device
+# over a sparse file, as a stand-in for a DigitalOcean block-storage volume.
+attach_data_devices() {
+  local platform file
+  for platform in ubuntu2404 debian12; do
+    file="$SMOPS_STATE/data-volume-$platform.img"
+    rm -f "$file"; truncate -s 128M "$file"
+    export "SMOPS_DATA_DEVICE_${platform^^}=$(losetup -f --show "$file")"
+  done
+}
+
+detach_data_devices() {
+  local platform var
+  for platform in ubuntu2404 debian12; do
+    var="SMOPS_DATA_DEVICE_${platform^^}"
+    [ -n "${!var:-}" ] && losetup -d "${!var}" 2>/dev/null
+    unset "$var"
+    rm -f "$SMOPS_STATE/data-volume-$platform.img"
+  done
+  return 0
+}
+
 cleanup_test_hosts() {
   # molecule destroy leaves the hosts' anonymous volumes behind.
   docker rm -f ubuntu2404 debian12 >/dev/null 2>&1
@@ -54,8 +76,10 @@ for group in "${selected[@]}"; do
     *)
       if [ -d "molecule/$group" ]; then
         cleanup_test_hosts
+        [ "$group" = base ] && attach_data_devices
         step "molecule $group" molecule test -s "$group"
         cleanup_test_hosts
+        detach_data_devices
       else
         die "unknown test group '$group' (static, python, or a scenario: ${SCENARIOS[*]})"
       fi

@@ -31,17 +31,13 @@ def test_every_default_is_prefixed_and_documented(role: str) -> None:
         assert "type" in option, f"{name} has no type"
         if isinstance(value, str) and "{{" in value:
             continue  # a templated default is described in words in the spec
-        assert option.get("default") == value, (
-            f"{name}: spec default differs from defaults/main.yml"
-        )
+        assert option.get("default") == value, f"{name}: spec default differs from defaults/main.yml"
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_choices_contain_the_default(role: str) -> None:
     defaults = load(ROOT / "roles" / role / "defaults/main.yml")
-    options = load(ROOT / "roles" / role / "meta/argument_specs.yml")["argument_specs"]["main"][
-        "options"
-    ]
+    options = load(ROOT / "roles" / role / "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
     for name, option in options.items():
         if "choices" in option:
             assert defaults[name] in option["choices"], name

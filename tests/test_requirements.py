@@ -25,6 +25,4 @@ def test_pinned_collections_match_the_installed_ones(project_root: Path) -> None
         for name, info in collections.items():
             installed.setdefault(name, info["version"])
     for name, version in pinned.items():
-        assert installed.get(name) == version, (
-            f"{name}: pinned {version}, installed {installed.get(name)}"
-        )
+        assert installed.get(name) == version, f"{name}: pinned {version}, installed {installed.get(name)}"

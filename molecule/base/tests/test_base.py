@@ -38,9 +38,7 @@ def test_deploy_user_has_passwordless_sudo(host):
 
 
 def test_sshd_effective_settings(host):
-    settings = dict(
-        line.split(" ", 1) for line in host.check_output("sshd -T").splitlines() if " " in line
-    )
+    settings = dict(line.split(" ", 1) for line in host.check_output("sshd -T").splitlines() if " " in line)
     assert settings["passwordauthentication"] == "no"
     assert settings["kbdinteractiveauthentication"] == "no"
     assert settings["permitrootlogin"] == "no"
@@ -129,3 +127,21 @@ def test_journald_cap(host):
     config = host.check_output("systemd-analyze cat-config systemd/journald.conf")
     assert "SystemMaxUse=200M" in config
     assert host.service("systemd-journald").is_running
+
+
+def test_data_volume_is_mounted_by_uuid(host):
+    mount = host.mount_point("/mnt/supermark-data")
+    assert mount.exists
+    assert mount.filesystem == "ext4"
+    uuid = host.check_output("blkid -s UUID -o value /dev/supermark-data")
+    assert host.file("/etc/fstab").contains(f"^UUID={uuid} /mnt/supermark-data ext4 defaults,nofail")
+
+
+def test_data_volume_is_never_reformatted(host):
+    """A file on the volume survives the role's filesystem step running again."""
+    host.run("echo keep-me > /mnt/supermark-data/canary")
+    uuid_before = host.check_output("blkid -s UUID -o value /dev/supermark-data")
+    fs = host.ansible("community.general.filesystem", "dev=/dev/supermark-data fstype=ext4", check=False)
+    assert fs["changed"] is False
+    assert host.check_output("blkid -s UUID -o value /dev/supermark-data") == uuid_before
+    assert host.file("/mnt/supermark-data/canary").content_string == "keep-me\n"

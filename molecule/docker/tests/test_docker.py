@@ -119,9 +119,7 @@ def test_repo_path_check_mode_installed_nothing(debian):
 
 def test_rendered_deb822_source(debian):
     source = debian.file("/etc/apt/sources.list.d/docker.sources")
-    fields = dict(
-        line.split(": ", 1) for line in source.content_string.splitlines() if ": " in line
-    )
+    fields = dict(line.split(": ", 1) for line in source.content_string.splitlines() if ": " in line)
     assert fields == {
         "Types": "deb",
         "URIs": "https://download.docker.com/linux/debian",

@@ -1,0 +1,1 @@
+"""DigitalOcean provisioning: API client, idempotent resources, the plan."""

@@ -1,0 +1,244 @@
+"""The whole provisioning plan: input checked offline, then each resource ensured.
+
+``validate`` runs before any request, so a missing token, an unknown region
+or size slug, or a domain that does not parse fails without touching the API.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from supermark_ops.digitalocean import resources as res
+from supermark_ops.digitalocean.api import DOClient, DOError
+
+# DigitalOcean's datacenter regions (from the API's /v2/regions). A new one can
+# be allowed with extra_regions without waiting for a release.
+KNOWN_REGIONS = frozenset(
+    {"nyc1", "nyc2", "nyc3", "sfo1", "sfo2", "sfo3", "ams2", "ams3"}
+    | {"sgp1", "lon1", "fra1", "tor1", "blr1", "syd1", "atl1", "ric1"}
+)
+# Droplet size slugs: basic (s-), general purpose (g-, gd-), CPU (c-, c2-),
+# memory (m-, m3-, m6-), storage (so-, so1_5-), GPU (gpu-) families.
+SIZE_SLUG = re.compile(
+    r"^(s-\d+vcpu-\d+gb(-\d+gb)?(-(amd|intel))?"
+    r"|(g|gd|c|c2|m|m3|m6|so|so1_5)-\d+vcpu-\d+gb(-intel)?"
+    r"|gpu-[a-z0-9]+(x\d+)?(-\d+gb)?)$"
+)
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass
+class ProvisionSpec:
+    token: str = field(repr=False)
+    name: str
+    region: str
+    size: str
+    image: str = "ubuntu-24-04-x64"
+    domain: str = ""
+    app_name: str = "@"
+    files_name: str = "files"
+    tag: str = "supermark"
+    ssh_public_key: str = ""
+    ssh_key_name: str = "supermark-ops"
+    ssh_cidrs: list[str] = field(default_factory=lambda: ["0.0.0.0/0", "::/0"])
+    deploy_user: str = "deploy"
+    vpc_uuid: str = ""
+    monitoring: bool = True
+    backups: bool = False
+    ipv6: bool = True
+    extra_tags: list[str] = field(default_factory=list)
+    volume_size_gib: int = 0
+    volume_name: str = ""
+    reserved_ip: bool = False
+    extra_regions: list[str] = field(default_factory=list)
+    dns_ttl: int = 300
+
+    @property
+    def firewall_name(self) -> str:
+        return f"{self.name}-fw"
+
+
+def validate(spec: ProvisionSpec) -> None:
+    """Every check that needs no request. Raises DOError naming the variable to fix."""
+    problems: list[str] = []
+    if not spec.token:
+        problems.append("no token: set SUPERMARK_DO_TOKEN (or vault_supermark_do_token)")
+    if not HOSTNAME.match(spec.name):
+        problems.append(f"droplet_name '{spec.name}' is not a hostname (lowercase letters, digits, '-')")
+    if spec.region not in KNOWN_REGIONS | set(spec.extra_regions):
+        problems.append(
+            f"droplet_region '{spec.region}' is not a DigitalOcean region "
+            f"({', '.join(sorted(KNOWN_REGIONS))}; a newer one goes in droplet_extra_regions)"
+        )
+    if not SIZE_SLUG.match(spec.size):
+        problems.append(f"droplet_size '{spec.size}' is not a size slug (e.g. s-2vcpu-4gb)")
+    if spec.domain and not DOMAIN.match(spec.domain):
+        problems.append(f"the domain '{spec.domain}' does not parse (e.g. docs.example.com)")
+    for label in (spec.app_name, spec.files_name):
+        if label != "@" and not all(HOSTNAME.match(p) for p in label.split(".")):
+            problems.append(f"the record name '{label}' is not a DNS label")
+    if not spec.ssh_public_key.strip():
+        problems.append("no SSH public key: set SUPERMARK_SSH_PUBLIC_KEY or supermark_ssh_public_key_file")
+    else:
+        try:
+            res.ssh_key_fingerprint(spec.ssh_public_key)
+        except DOError as exc:
+            problems.append(str(exc))
+    for cidr in spec.ssh_cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            problems.append(f"droplet_firewall_ssh_cidrs has '{cidr}', which is not a network")
+    if spec.volume_size_gib < 0 or (spec.volume_size_gib and not spec.volume_name):
+        problems.append("droplet_volume_size_gb needs droplet_volume_name, and must be 0 (none) or more")
+    if problems:
+        raise DOError("Provisioning input is invalid: " + "; ".join(problems) + ".")
+
+
+def cloud_init(spec: ProvisionSpec) -> str:
+    """Minimal user data: the deploy user and key, so the first SSH works as non-root."""
+    return (
+        "#cloud-config\n"
+        "users:\n"
+        f"  - name: {spec.deploy_user}\n"
+        "    groups: [sudo]\n"
+        "    shell: /bin/bash\n"
+        "    sudo: 'ALL=(ALL) NOPASSWD:ALL'\n"
+        "    ssh_authorized_keys:\n"
+        f"      - {spec.ssh_public_key.strip()}\n"
+    )
+
+
+def droplet_body(spec: ProvisionSpec, ssh_key_id: int | str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": spec.name,
+        "region": spec.region,
+        "size": spec.size,
+        "image": spec.image,
+        "ssh_keys": [ssh_key_id],
+        "backups": spec.backups,
+        "ipv6": spec.ipv6,
+        "monitoring": spec.monitoring,
+        "tags": sorted({spec.tag, *spec.extra_tags}),
+        "user_data": cloud_init(spec),
+    }
+    if spec.vpc_uuid:
+        body["vpc_uuid"] = spec.vpc_uuid
+    return body
+
+
+def provision(
+    client: DOClient, spec: ProvisionSpec, dry_run: bool = False, active_timeout: float = 600
+) -> dict[str, Any]:
+    """Ensure every resource, in dependency order. Returns what was done and the droplet's addresses."""
+    validate(spec)
+    out: dict[str, res.Outcome] = {}
+    out["ssh_key"] = res.ensure_ssh_key(client, spec.ssh_key_name, spec.ssh_public_key, dry_run)
+    key = out["ssh_key"].resource
+    key_id: int | str = key.get("id") or key.get("fingerprint") or ""
+    out["droplet"] = res.ensure_droplet(
+        client, droplet_body(spec, key_id), spec.tag, dry_run, active_timeout=active_timeout
+    )
+    droplet = out["droplet"].resource
+    droplet_id = droplet.get("id")
+    if spec.volume_size_gib:
+        out["volume"] = res.ensure_volume(
+            client, spec.volume_name, spec.region, spec.volume_size_gib, droplet_id, dry_run
+        )
+    ipv4 = res.droplet_ip(droplet)
+    if spec.reserved_ip and droplet_id is not None:
+        out["reserved_ip"] = res.ensure_reserved_ip(client, droplet_id, dry_run)
+        ipv4 = out["reserved_ip"].resource.get("ip", ipv4)
+    out["firewall"] = res.ensure_firewall(client, spec.firewall_name, spec.tag, spec.ssh_cidrs, dry_run)
+    ipv6 = res.droplet_ip(droplet, "v6") if spec.ipv6 else None
+    if spec.domain and ipv4:
+        records = []
+        for label in (spec.app_name, spec.files_name):
+            records.append({"type": "A", "name": label, "data": ipv4})
+            if ipv6:
+                records.append({"type": "AAAA", "name": label, "data": ipv6})
+        out["dns"] = res.ensure_dns_records(client, spec.domain, records, spec.dns_ttl, dry_run)
+    summary = res.summarize(out)
+    dns = out["dns"].resource if "dns" in out else {}
+    summary.update(
+        droplet_id=droplet_id,
+        droplet_name=spec.name,
+        ipv4=ipv4,
+        ipv6=ipv6,
+        volume_id=out["volume"].resource.get("id") if "volume" in out else None,
+        dns_managed=dns.get("managed"),
+        dns_records_to_create=dns.get("records_to_create", []),
+    )
+    return summary
+
+
+def inventory(client: DOClient, tag: str, deploy_user: str = "deploy") -> dict[str, Any]:
+    """An Ansible inventory of the droplets carrying the tag (for later runs)."""
+    hosts: dict[str, Any] = {}
+    for droplet in client.paginate("/v2/droplets", "droplets", {"tag_name": tag}):
+        ip = res.droplet_ip(droplet)
+        if ip:
+            hosts[droplet["name"]] = {
+                "ansible_host": ip,
+                "ansible_user": deploy_user,
+                "do_droplet_id": droplet["id"],
+            }
+    return {"supermark": {"hosts": sorted(hosts)}, "_meta": {"hostvars": hosts}}
+
+
+def destroy(
+    client: DOClient,
+    spec: ProvisionSpec,
+    delete_volume: bool = False,
+    snapshot_first: bool = True,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Remove what provision created. The data volume stays unless delete_volume is set.
+
+    Data is sacred: by default a snapshot of the droplet is taken (and waited
+    for) before it is deleted, so even its local disk can be brought back.
+    """
+    actions: list[str] = []
+    droplet = res.find_droplet(client, spec.name, spec.tag)
+    ips = {ip for ip in (res.droplet_ip(droplet), res.droplet_ip(droplet, "v6")) if ip} if droplet else set()
+    for rip in list(client.paginate("/v2/reserved_ips", "reserved_ips")):
+        if droplet and (rip.get("droplet") or {}).get("id") == droplet["id"]:
+            ips.add(rip["ip"])
+            actions.append(f"release reserved IP {rip['ip']}")
+            if not dry_run:
+                client.delete(f"/v2/reserved_ips/{rip['ip']}")
+    if spec.domain and ips and client.get(f"/v2/domains/{spec.domain}", allow_404=True) is not None:
+        for record in list(client.paginate(f"/v2/domains/{spec.domain}/records", "domain_records")):
+            if record["type"] in ("A", "AAAA") and record["data"] in ips:
+                actions.append(f"delete {record['type']} {record['name']}.{spec.domain}")
+                if not dry_run:
+                    client.delete(f"/v2/domains/{spec.domain}/records/{record['id']}")
+    for firewall in list(client.paginate("/v2/firewalls", "firewalls")):
+        if firewall["name"] == spec.firewall_name:
+            actions.append(f"delete firewall {spec.firewall_name}")
+            if not dry_run:
+                client.delete(f"/v2/firewalls/{firewall['id']}")
+    if droplet is not None:
+        if snapshot_first:
+            name = f"{spec.name}-before-destroy"
+            actions.append(f"snapshot droplet {spec.name} as {name}")
+            if not dry_run:
+                action = client.post(
+                    f"/v2/droplets/{droplet['id']}/actions", {"type": "snapshot", "name": name}
+                )["action"]
+                client.wait_action(action["id"], f"snapshot {name}", timeout=3600, interval=10)
+        actions.append(f"delete droplet {spec.name}")
+        if not dry_run:
+            client.delete(f"/v2/droplets/{droplet['id']}")
+    if delete_volume and spec.volume_name:
+        for volume in list(
+            client.paginate("/v2/volumes", "volumes", {"name": spec.volume_name, "region": spec.region})
+        ):
+            actions.append(f"delete volume {spec.volume_name}")
+            if not dry_run:
+                client.delete(f"/v2/volumes/{volume['id']}")
+    return {"changed": bool(actions), "actions": actions}
