@@ -85,7 +85,12 @@ def test_provision_creates_once_then_changes_nothing(
     assert {r["name"] for r in standin.records["example.com"]} == {"@", "files"}
     inventory = yaml.safe_load((tmp_path / "droplet.yml").read_text())
     host = inventory["supermark"]["hosts"]["supermark"]
-    assert host == {"ansible_host": "127.0.0.1", "ansible_port": ssh_banner, "ansible_user": "deploy"}
+    assert host == {
+        "ansible_host": "127.0.0.1",
+        "ansible_port": ssh_banner,
+        "ansible_user": "deploy",
+        "ansible_ssh_common_args": "-o StrictHostKeyChecking=accept-new",
+    }
     # The token never reaches the output, even at -vv.
     assert standin.token not in first.stdout + first.stderr
 
