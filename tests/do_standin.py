@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -26,7 +27,9 @@ import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-SPEC_ROOT = Path(__file__).resolve().parents[2] / "shared/digitalocean-openapi/specification"
+# shared/ lies beside the project's clone (in CI too); SUPERMARK_OPS_SHARED overrides.
+SHARED = Path(os.environ.get("SUPERMARK_OPS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+SPEC_ROOT = SHARED / "digitalocean-openapi/specification"
 SPEC_FILE = SPEC_ROOT / "DigitalOcean-public.v2.yaml"
 SERVER = "https://api.digitalocean.com"
 VALID_SIZES = {"s-1vcpu-1gb", "s-1vcpu-2gb", "s-2vcpu-2gb", "s-2vcpu-4gb", "s-4vcpu-8gb"}
@@ -40,6 +43,11 @@ def openapi() -> OpenAPI:
     global _openapi
     with _spec_lock:
         if _openapi is None:
+            if not SPEC_FILE.exists():
+                raise FileNotFoundError(
+                    f"DigitalOcean's OpenAPI spec is not at {SPEC_FILE}: put shared/ beside the clone "
+                    "or set SUPERMARK_OPS_SHARED to it"
+                )
             # The spec's own tag descriptions are $refs the strict spec
             # validator rejects; request/response validation is unaffected.
             _openapi = OpenAPI.from_file_path(str(SPEC_FILE), config=Config(spec_validator_cls=None))

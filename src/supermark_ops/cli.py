@@ -7,8 +7,11 @@ land; this module imports them, and nothing imports this module.
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from supermark_ops import __version__
 
@@ -19,8 +22,43 @@ def build_parser() -> argparse.ArgumentParser:
         description="Provision, deploy, back up and monitor a self-hosted Supermark.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    mon = sub.add_parser("monitor", help="run the health checks once, print JSON, alert on change")
+    mon.add_argument("--config", type=Path, default=Path("/etc/supermark-ops/monitor.yml"))
+    mon.add_argument("--no-alert", action="store_true", help="check and print, send nothing")
+    mon.add_argument("--log-file", type=Path, help="also log to this file")
     return parser
+
+
+def _logging(log_file: Path | None) -> None:
+    """Log to the file when one is given (cron runs), else to stderr."""
+    handlers: list[logging.Handler] = (
+        [logging.FileHandler(log_file)] if log_file is not None else [logging.StreamHandler(sys.stderr)]
+    )
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def monitor(args: argparse.Namespace) -> int:
+    from supermark_ops.monitor.run import MonitorError, load_config, run
+
+    _logging(args.log_file)
+    try:
+        outcome = run(load_config(args.config), send=not args.no_alert)
+    except MonitorError as exc:
+        print(f"supermark-ops monitor: {exc}", file=sys.stderr)
+        return 2
+    if outcome.skipped:
+        return 0
+    print(json.dumps(outcome.report, indent=2, sort_keys=True))
+    # 0 healthy, 1 unhealthy, 3 healthy-or-not but an alert could not be sent.
+    if outcome.failed_channels:
+        return 3
+    return 0 if outcome.healthy else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return 0  # pragma: no cover - no subcommand is registered yet
+    return monitor(args)
 
 
 if __name__ == "__main__":

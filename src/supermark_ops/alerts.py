@@ -1,0 +1,213 @@
+"""Alerts: channels (SMTP, webhooks, ping URLs) and incident state.
+
+Shared by the monitor, the backups and the restore drill. An incident alerts
+once when it opens, is re-sent while it lasts (every ``resend_after``), and
+sends one "resolved" message when it closes. A channel that fails is logged
+and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+import ssl
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Literal, Protocol
+
+import requests
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["failure", "reminder", "resolved"]
+HEALTHY, UNHEALTHY, NOT_CONFIGURED = "healthy", "unhealthy", "not_configured"
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: Kind
+    check: str
+    reason: str
+    host: str
+    at: datetime
+    since: datetime
+
+    @property
+    def subject(self) -> str:
+        word = {"failure": "FAILING", "reminder": "STILL FAILING", "resolved": "RESOLVED"}[self.kind]
+        return f"[supermark {self.host}] {word}: {self.check}"
+
+    @property
+    def text(self) -> str:
+        lasted = self.at - self.since
+        minutes = int(lasted.total_seconds() // 60)
+        if self.kind == "resolved":
+            return (
+                f"{self.check} on {self.host} is healthy again after {minutes} min. "
+                f"Last problem: {self.reason}"
+            )
+        return f"{self.check} on {self.host} is unhealthy (for {minutes} min): {self.reason}"
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, alert: Alert) -> None: ...
+
+
+@dataclass
+class SMTPChannel:
+    """E-mail over SMTP (Resend's SMTP relay or any other)."""
+
+    host: str
+    port: int
+    sender: str
+    recipients: Sequence[str]
+    username: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = True
+    tls: bool = False
+    timeout: float = 15.0
+    name: str = "smtp"
+
+    def send(self, alert: Alert) -> None:
+        msg = EmailMessage()
+        msg["Subject"] = alert.subject
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.recipients)
+        msg.set_content(alert.text + "\n")
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.tls:
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            if self.starttls and not self.tls:
+                smtp.starttls(context=context)
+            if self.username:
+                smtp.login(self.username, self.password)
+            smtp.send_message(msg)
+
+
+@dataclass
+class WebhookChannel:
+    """A JSON POST: generic, or shaped for Slack or Discord incoming webhooks."""
+
+    url: str = field(repr=False)  # webhook URLs embed their secret
+    style: Literal["generic", "slack", "discord"] = "generic"
+    timeout: float = 10.0
+    name: str = "webhook"
+
+    def payload(self, alert: Alert) -> dict[str, object]:
+        if self.style == "slack":
+            return {"text": f"*{alert.subject}*\n{alert.text}"}
+        if self.style == "discord":
+            return {"content": f"**{alert.subject}**\n{alert.text}"}
+        return {
+            "event": alert.kind,
+            "check": alert.check,
+            "host": alert.host,
+            "reason": alert.reason,
+            "at": alert.at.isoformat(),
+            "since": alert.since.isoformat(),
+            "subject": alert.subject,
+            "text": alert.text,
+        }
+
+    def send(self, alert: Alert) -> None:
+        resp = requests.post(self.url, json=self.payload(alert), timeout=self.timeout)
+        resp.raise_for_status()
+
+
+def dispatch(alerts: Iterable[Alert], channels: Sequence[Channel]) -> list[str]:
+    """Send every alert to every channel; returns the failures (already logged)."""
+    failures: list[str] = []
+    for alert in alerts:
+        for channel in channels:
+            try:
+                channel.send(alert)
+                log.info("alert sent via %s: %s", channel.name, alert.subject)
+            except Exception as exc:  # one broken channel must not silence the others
+                failure = f"{channel.name}: {type(exc).__name__}: {exc}"
+                log.error("alert NOT sent via %s", failure)
+                failures.append(failure)
+    return failures
+
+
+def ping(url: str, ok: bool, timeout: float = 10.0) -> None:
+    """healthchecks.io-style ping: URL on success, URL/fail on failure. Never raises."""
+    if not url:
+        return
+    try:
+        requests.get(url if ok else url.rstrip("/") + "/fail", timeout=timeout)
+    except requests.RequestException as exc:
+        log.error("ping %s failed: %s", "success" if ok else "failure", type(exc).__name__)
+
+
+@dataclass
+class Incident:
+    since: str
+    last_sent: str
+    reason: str
+
+
+class IncidentTracker:
+    """Decides which alerts a new set of check statuses calls for; persists its state."""
+
+    def __init__(self, state_file: Path, host: str, resend_after: timedelta) -> None:
+        self.state_file = state_file
+        self.host = host
+        self.resend_after = resend_after
+        self.open: dict[str, Incident] = {}
+        if state_file.exists():
+            data = json.loads(state_file.read_text())
+            self.open = {k: Incident(**v) for k, v in data.get("open", {}).items()}
+
+    def update(self, statuses: Mapping[str, tuple[str, str]], now: datetime | None = None) -> list[Alert]:
+        """statuses: check name -> (status, reason). Returns the alerts to send now."""
+        now = now or datetime.now(UTC)
+        alerts: list[Alert] = []
+        for check, (status, reason) in statuses.items():
+            incident = self.open.get(check)
+            if status == UNHEALTHY:
+                if incident is None:
+                    self.open[check] = Incident(now.isoformat(), now.isoformat(), reason)
+                    alerts.append(Alert("failure", check, reason, self.host, now, now))
+                elif now - datetime.fromisoformat(incident.last_sent) >= self.resend_after:
+                    incident.last_sent, incident.reason = now.isoformat(), reason
+                    since = datetime.fromisoformat(incident.since)
+                    alerts.append(Alert("reminder", check, reason, self.host, now, since))
+                else:
+                    incident.reason = reason
+            elif incident is not None:  # healthy, or no longer configured
+                del self.open[check]
+                since = datetime.fromisoformat(incident.since)
+                alerts.append(Alert("resolved", check, incident.reason, self.host, now, since))
+        self.save()
+        return alerts
+
+    def save(self) -> None:
+        write_json_atomic(self.state_file, {"open": {k: asdict(v) for k, v in self.open.items()}})
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write, fsync and rename, so a crash never leaves half a state file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

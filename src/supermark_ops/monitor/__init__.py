@@ -1,0 +1,1 @@
+"""The monitor: checks that can fail, alerts on change."""

@@ -1,0 +1,189 @@
+"""Real servers for the tests, all on loopback, each started and stopped by a fixture."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class AppServer:
+    """An HTTP server the test controls, answering the app's two health routes."""
+
+    health: str = "ok"  # ok | error | garbage | slow
+    services_status: str = "healthy"
+    services: dict[str, Any] = field(
+        default_factory=lambda: {
+            "database": {"available": True, "configured": True, "critical": True},
+            "storage": {"available": True, "configured": True, "critical": True},
+            "resend": {"available": False, "configured": False, "critical": False},
+            "tinybird": {"available": False, "configured": False, "critical": False},
+            "trigger": {"available": False, "configured": False, "critical": False},
+        }
+    )
+    slow_seconds: float = 3.0
+    hits: int = 0
+
+    def start(self) -> str:
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                app.hits += 1
+                if self.path == "/api/health":
+                    if app.health == "slow":
+                        time.sleep(app.slow_seconds)
+                    status, body = {
+                        "ok": (200, json.dumps({"status": "ok", "timestamp": "now"})),
+                        "error": (
+                            500,
+                            json.dumps({"status": "error", "message": "Can't reach database server"}),
+                        ),
+                        "garbage": (200, "<html>502 Bad Gateway</html>"),
+                        "slow": (200, json.dumps({"status": "ok"})),
+                    }[app.health]
+                elif self.path == "/api/health/services":
+                    status = 200  # the real route always answers 200
+                    body = json.dumps(
+                        {"status": app.services_status, "timestamp": "now", "services": app.services}
+                    )
+                else:
+                    status, body = 404, "{}"
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                with contextlib.suppress(OSError):  # the client gave up (a timeout test)
+                    self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class WebhookReceiver:
+    """Collects the JSON bodies POSTed to it; can be told to fail."""
+
+    received: list[dict[str, Any]] = field(default_factory=list)
+    fail: bool = False
+
+    def start(self) -> str:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if receiver.fail:
+                    self.send_response(500)
+                else:
+                    receiver.received.append(json.loads(body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class PostgresServer:
+    """A real PostgreSQL server in a temporary directory, run as the postgres user."""
+
+    def __init__(self) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            raise RuntimeError("no PostgreSQL server installed: scripts/setup.sh installs it")
+        self.bindir = Path(found[-1]).parent
+        self.dir = Path(tempfile.mkdtemp(prefix="smops-pg-"))
+        self.socket_dir = self.dir / "sock"
+        self.port = free_port()
+        self.data = self.dir / "data"
+
+    def _as_postgres(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, check=True
+        )
+
+    def start(self) -> None:
+        self.socket_dir.mkdir(parents=True)
+        shutil.chown(self.dir, "postgres")
+        shutil.chown(self.socket_dir, "postgres")
+        os.chmod(self.dir, 0o755)
+        self._as_postgres(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust")
+        self._as_postgres(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-w",
+            "-l",
+            str(self.dir / "log"),
+            "-o",
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=''",
+            "start",
+        )
+
+    def stop(self) -> None:
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                "fast",
+                "stop",
+            ],
+            capture_output=True,
+        )
+
+    def pg_isready(self) -> list[str]:
+        return [
+            str(self.bindir / "pg_isready"),
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+        ]
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

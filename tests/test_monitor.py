@@ -1,0 +1,427 @@
+"""The monitor's checks and alerts against real servers on loopback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import trustme
+import yaml
+from aiosmtpd.controller import Controller
+from moto.server import ThreadedMotoServer
+
+from servers import AppServer, PostgresServer, WebhookReceiver, free_port
+from supermark_ops.alerts import Alert, IncidentTracker, SMTPChannel, WebhookChannel, dispatch
+from supermark_ops.monitor import checks
+from supermark_ops.monitor.run import run, single_run
+
+# -- fixtures: real servers ----------------------------------------------------
+
+
+@pytest.fixture()
+def app() -> Iterator[AppServer]:
+    server = AppServer()
+    server.url = server.start()  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[dict[str, str]]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    creds = {"endpoint": endpoint, "bucket": "supermark", "access_key": "testing", "secret_key": "testing"}
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    ).create_bucket(Bucket="supermark")
+    yield creds
+    server.stop()
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture()
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@pytest.fixture()
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    receiver.url = receiver.start()  # type: ignore[attr-defined]
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture()
+def small_disk() -> Iterator[Path]:
+    """A 4 MiB tmpfs, so filling it past a threshold takes a moment."""
+    mount = Path(tempfile.mkdtemp(prefix="smops-disk-"))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+    mount.rmdir()
+
+
+def tls_server(cert: trustme.LeafCert) -> tuple[int, threading.Event]:
+    """A TLS listener on loopback serving the given certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(context)
+    sock = __import__("socket").create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            try:
+                with context.wrap_socket(conn, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError):
+                pass
+        sock.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return sock.getsockname()[1], stop
+
+
+# -- the app's routes -----------------------------------------------------------
+
+
+def test_app_health_ok(app: AppServer) -> None:
+    assert checks.app_health(app.url, 2).status == "healthy"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("error", "answered 500: Can't reach database server"),
+        ("garbage", "without JSON"),
+        ("slow", "did not answer within 1 s"),
+    ],
+)
+def test_app_health_failures(app: AppServer, mode: str, reason: str) -> None:
+    app.health, app.slow_seconds = mode, 2.0
+    result = checks.app_health(app.url, 1)  # type: ignore[attr-defined]
+    assert result.status == "unhealthy"
+    assert reason in result.reason
+
+
+def test_app_health_unreachable() -> None:
+    result = checks.app_health(f"http://127.0.0.1:{free_port()}", 1)
+    assert result.status == "unhealthy" and "unreachable" in result.reason
+
+
+def test_services_in_the_seeds_shape(app: AppServer) -> None:
+    results = checks.app_services(app.url, 2)  # type: ignore[attr-defined]
+    assert {k: v.status for k, v in results.items()} == {
+        "services": "healthy",
+        "email": "not_configured",
+        "tinybird": "not_configured",
+        "trigger": "not_configured",
+    }
+
+
+def test_degraded_services_are_unhealthy(app: AppServer) -> None:
+    app.services_status = "degraded"
+    app.services["storage"]["available"] = False
+    result = checks.app_services(app.url, 2)["services"]  # type: ignore[attr-defined]
+    assert result.status == "unhealthy"
+    assert "critical services not available: storage" in result.reason
+
+
+def test_configured_but_unavailable_optional_service(app: AppServer) -> None:
+    app.services["resend"] = {"available": False, "configured": True, "critical": False}
+    results = checks.app_services(app.url, 2)  # type: ignore[attr-defined]
+    assert results["email"].status == "unhealthy"
+    assert results["services"].status == "healthy"  # optional: not a stack-wide alarm
+
+
+# -- Postgres, storage, disk, memory, TLS, backups -----------------------------------
+
+
+def test_postgres_up_and_down(postgres: PostgresServer) -> None:
+    assert checks.postgres(postgres.pg_isready(), 5).status == "healthy"
+    postgres.stop()
+    try:
+        down = checks.postgres(postgres.pg_isready(), 5)
+        assert down.status == "unhealthy" and "no response" in down.reason
+    finally:
+        postgres.start_again = True  # type: ignore[attr-defined]
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(postgres.bindir / "pg_ctl"),
+                "-D",
+                str(postgres.data),
+                "-w",
+                "-l",
+                str(postgres.dir / "log"),
+                "-o",
+                f"-p {postgres.port} -k {postgres.socket_dir} -c listen_addresses=''",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+
+def test_storage(s3: dict[str, str]) -> None:
+    args = (s3["endpoint"], s3["bucket"], s3["access_key"], s3["secret_key"], "us-east-1", 3)
+    assert checks.storage(*args).status == "healthy"
+    missing = checks.storage(s3["endpoint"], "no-such-bucket", *args[2:])
+    assert missing.status == "unhealthy" and "no-such-bucket" in missing.reason
+    gone = checks.storage(f"http://127.0.0.1:{free_port()}", *args[1:])
+    assert gone.status == "unhealthy" and "unreachable" in gone.reason
+
+
+def test_disk_over_threshold(small_disk: Path) -> None:
+    assert checks.disk([str(small_disk)], 85).status == "healthy"
+    (small_disk / "fill").write_bytes(b"\0" * (3_700 * 1024))
+    result = checks.disk([str(small_disk)], 85)
+    assert result.status == "unhealthy" and str(small_disk) in result.reason
+
+
+def test_memory(tmp_path: Path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 1000 kB\nMemFree: 10 kB\nMemAvailable: 50 kB\n")
+    assert checks.memory(90, meminfo).status == "unhealthy"
+    assert checks.memory(99, meminfo).status == "healthy"
+    assert checks.memory(99).status == "healthy"  # this machine's real /proc/meminfo parses
+
+
+def test_tls_certificate_expiry(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    soon = ca.issue_cert("supermark.test", not_after=datetime.now(UTC) + timedelta(days=3))
+    later = ca.issue_cert("supermark.test", not_after=datetime.now(UTC) + timedelta(days=60))
+    port, stop = tls_server(soon)
+    try:
+        result = checks.tls_certificate("127.0.0.1", port, 14, 3, "supermark.test", str(cafile))
+        assert result.status == "unhealthy" and "expires in 3.0 days" in result.reason
+        wrong_name = checks.tls_certificate("127.0.0.1", port, 14, 3, "other.test", str(cafile))
+        assert wrong_name.status == "unhealthy" and "does not verify" in wrong_name.reason
+    finally:
+        stop.set()
+    port, stop = tls_server(later)
+    try:
+        assert (
+            checks.tls_certificate("127.0.0.1", port, 14, 3, "supermark.test", str(cafile)).status
+            == "healthy"
+        )
+    finally:
+        stop.set()
+
+
+def test_backup_age_and_drill(tmp_path: Path) -> None:
+    assert checks.newest_backup(tmp_path, 26).status == "unhealthy"
+    manifest = tmp_path / "supermark-20261128T0300Z.manifest.json"
+    manifest.write_text("{}")
+    now = datetime.now(UTC)
+    assert checks.newest_backup(tmp_path, 26, now).status == "healthy"
+    assert checks.newest_backup(tmp_path, 26, now + timedelta(hours=30)).status == "unhealthy"
+    drill = tmp_path / "drill.json"
+    assert checks.restore_drill(drill).status == "unhealthy"
+    drill.write_text(json.dumps({"passed": False, "reason": "row counts differ in Document"}))
+    assert "row counts differ" in checks.restore_drill(drill).reason
+    drill.write_text(json.dumps({"passed": True}))
+    assert checks.restore_drill(drill).status == "healthy"
+
+
+# -- alerts -----------------------------------------------------------------------
+
+
+def test_one_alert_per_incident_a_resend_and_one_recovery(
+    tmp_path: Path, smtp: tuple[Mailbox, int], webhook: WebhookReceiver
+) -> None:
+    box, port = smtp
+    channels = [
+        SMTPChannel("127.0.0.1", port, "monitor@supermark.test", ["ops@supermark.test"], starttls=False),
+        WebhookChannel(webhook.url),  # type: ignore[attr-defined]
+    ]
+    tracker = IncidentTracker(tmp_path / "incidents.json", "droplet-1", resend_after=timedelta(hours=6))
+    t0 = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+    timeline = [
+        (t0, "unhealthy"),  # opens: alert
+        (t0 + timedelta(minutes=5), "unhealthy"),  # lasting: quiet
+        (t0 + timedelta(hours=3), "unhealthy"),  # quiet
+        (t0 + timedelta(hours=6), "unhealthy"),  # re-sent
+        (t0 + timedelta(hours=6, minutes=5), "unhealthy"),  # quiet
+        (t0 + timedelta(hours=7), "healthy"),  # resolved
+        (t0 + timedelta(hours=7, minutes=5), "healthy"),  # quiet
+    ]
+    for now, status in timeline:
+        # A fresh tracker each run, as each cron run is a new process: state is on disk.
+        tracker = IncidentTracker(tmp_path / "incidents.json", "droplet-1", resend_after=timedelta(hours=6))
+        assert dispatch(tracker.update({"app": (status, "answered 500")}, now), channels) == []
+    kinds = [m.original_content.decode() for m in box.messages]
+    subjects = [next(line for line in k.splitlines() if line.startswith("Subject:")) for k in kinds]
+    assert subjects == [
+        "Subject: [supermark droplet-1] FAILING: app",
+        "Subject: [supermark droplet-1] STILL FAILING: app",
+        "Subject: [supermark droplet-1] RESOLVED: app",
+    ]
+    assert [h["event"] for h in webhook.received] == ["failure", "reminder", "resolved"]
+    assert webhook.received[2]["text"].startswith("app on droplet-1 is healthy again after 420 min")
+
+
+def test_a_failing_channel_does_not_stop_the_others(
+    smtp: tuple[Mailbox, int], webhook: WebhookReceiver
+) -> None:
+    box, port = smtp
+    webhook.fail = True
+    now = datetime.now(UTC)
+    alert = Alert("failure", "postgres", "no response", "droplet-1", now, now)
+    failures = dispatch(
+        [alert],
+        [
+            WebhookChannel(webhook.url),
+            SMTPChannel("127.0.0.1", port, "m@x.test", ["o@x.test"], starttls=False),
+        ],  # type: ignore[attr-defined]
+    )
+    assert len(failures) == 1 and failures[0].startswith("webhook: HTTPError")
+    assert len(box.messages) == 1
+
+
+@pytest.mark.parametrize(("style", "key"), [("slack", "text"), ("discord", "content")])
+def test_chat_payload_shapes(webhook: WebhookReceiver, style: str, key: str) -> None:
+    now = datetime.now(UTC)
+    WebhookChannel(webhook.url, style=style).send(Alert("failure", "disk", "/ 91%", "d1", now, now))  # type: ignore[arg-type,attr-defined]
+    assert list(webhook.received[0]) == [key]
+    assert "FAILING: disk" in webhook.received[0][key]
+
+
+# -- a whole run ------------------------------------------------------------------------
+
+
+def config(
+    tmp_path: Path, app: AppServer, postgres: PostgresServer, s3: dict[str, str], smtp_port: int, hook: str
+) -> dict[str, Any]:
+    return {
+        "host": "droplet-1",
+        "app_url": app.url,  # type: ignore[attr-defined]
+        "timeout": 2,
+        "state_dir": str(tmp_path / "state"),
+        "postgres": {"command": postgres.pg_isready()},
+        "storage": {**s3, "region": "us-east-1"},
+        "disk": {"paths": ["/"], "max_percent": 99.9},
+        "memory": {"max_percent": 99.9},
+        "alerts": {
+            "resend_hours": 6,
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "sender": "m@x.test",
+                "recipients": ["o@x.test"],
+                "starttls": False,
+            },
+            "webhooks": [{"url": hook, "style": "generic"}],
+        },
+    }
+
+
+def test_full_run_reports_in_the_seeds_shape_and_alerts_on_change(
+    tmp_path: Path,
+    app: AppServer,
+    postgres: PostgresServer,
+    s3: dict[str, str],
+    smtp: tuple[Mailbox, int],
+    webhook: WebhookReceiver,
+) -> None:
+    box, port = smtp
+    cfg = config(tmp_path, app, postgres, s3, port, webhook.url)  # type: ignore[attr-defined]
+    first = run(cfg)
+    assert first.report["status"] == "healthy", first.report["details"]
+    for key, status in {
+        "app": "healthy",
+        "postgres": "healthy",
+        "storage": "healthy",
+        "email": "not_configured",
+        "tinybird": "not_configured",
+        "trigger": "not_configured",
+    }.items():
+        assert first.report[key] == status
+    assert json.loads((tmp_path / "state/monitor-last.json").read_text())["status"] == "healthy"
+    assert first.alerts == [] and box.messages == []
+
+    app.health = "error"
+    second = run(cfg)
+    assert second.report["status"] == "unhealthy"
+    assert [a.check for a in second.alerts] == ["app"]
+    assert len(box.messages) == 1 and len(webhook.received) == 1
+    run(cfg)  # still failing, within the re-send interval: quiet
+    assert len(box.messages) == 1
+    app.health = "ok"
+    assert [a.kind for a in run(cfg).alerts] == ["resolved"]
+    assert len(webhook.received) == 2
+
+
+def test_runs_never_overlap(tmp_path: Path) -> None:
+    cfg = {"state_dir": str(tmp_path), "memory": {"max_percent": 100}}
+    with single_run(tmp_path / "monitor.lock") as got:
+        assert got
+        assert run(cfg).skipped is True
+    assert run(cfg).skipped is False
+
+
+def test_cli_exit_codes_and_json(tmp_path: Path, app: AppServer) -> None:
+    cfg_file = tmp_path / "monitor.yml"
+    cfg_file.write_text(yaml.safe_dump({"app_url": app.url, "timeout": 2, "state_dir": str(tmp_path / "s")}))  # type: ignore[attr-defined]
+    cli = [sys.executable, "-m", "supermark_ops.cli", "monitor", "--config", str(cfg_file)]
+    healthy = subprocess.run(cli, capture_output=True, text=True)
+    assert healthy.returncode == 0, healthy.stderr
+    assert json.loads(healthy.stdout)["app"] == "healthy"
+    app.health = "error"
+    unhealthy = subprocess.run(cli, capture_output=True, text=True)
+    assert unhealthy.returncode == 1
+    assert json.loads(unhealthy.stdout)["details"]["app"]["reason"].endswith("Can't reach database server")
+    missing = subprocess.run([*cli[:-1], str(tmp_path / "nope.yml")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "the monitor role writes it" in missing.stderr
+
+
+def test_postgres_binaries_present() -> None:
+    assert shutil.which("runuser"), "runuser (util-linux) is needed to run Postgres as its own user"
