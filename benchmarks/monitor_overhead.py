@@ -138,7 +138,8 @@ def main() -> int:
         "",
         f"supermark-ops monitor: {ours[1]:.3f} s CPU ({ours[1] / 1.0:.0%} of the 1 s budget), "
         f"{ours[2]:.1f} MB peak ({ours[2] / 50:.0%} of the 50 MB budget); "
-        f"{ours[1] / seed_row[1]:.1f}x the CPU of the seed's script, which makes one request and can never alert.",
+        f"{ours[1] / seed_row[1]:.1f}x the CPU of the seed's script, "
+        "which makes one request and can never alert.",
         "",
         "The checks: /api/health, /api/health/services, pg_isready against a real PostgreSQL, a signed HEAD",
         "on the bucket (moto's S3 server), disk and memory. boto3 is imported only for the storage check.",

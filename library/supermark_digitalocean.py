@@ -9,7 +9,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: supermark_digitalocean
-short_description: Ensure (or remove) the Supermark droplet, its SSH key, volume, reserved IP, firewall and DNS
+short_description: Ensure (or remove) the Supermark droplet and its key, volume, IP, firewall and DNS
 description:
   - Looks every resource up before creating it, so a second run sends no create or update.
   - A changed firewall rule set is updated in place. DNS records are set in a DigitalOcean-managed
@@ -59,6 +59,10 @@ options:
     default: []
   vpc_uuid:
     description: VPC to place the droplet in (empty for the region's default).
+    type: str
+    default: ""
+  project_id:
+    description: Project (UUID) to assign the droplet, volume and reserved IP to (empty for the default).
     type: str
     default: ""
   monitoring:
@@ -192,6 +196,7 @@ SPEC_FIELDS = {
     "tag": "tag",
     "extra_tags": "extra_tags",
     "vpc_uuid": "vpc_uuid",
+    "project_id": "project_id",
     "monitoring": "monitoring",
     "backups": "backups",
     "ipv6": "ipv6",
@@ -223,6 +228,7 @@ def main() -> None:
             "tag": {"type": "str", "default": "supermark"},
             "extra_tags": {"type": "list", "elements": "str", "default": []},
             "vpc_uuid": {"type": "str", "default": ""},
+            "project_id": {"type": "str", "default": ""},
             "monitoring": {"type": "bool", "default": True},
             "backups": {"type": "bool", "default": False},
             "ipv6": {"type": "bool", "default": True},

@@ -66,8 +66,8 @@ for group in "${selected[@]}"; do
       step yamllint yamllint -s .
       step ansible-lint ansible-lint -q
       step syntax-check ansible-playbook --syntax-check site.yml
-      step ruff ruff check src tests molecule
-      step ruff-format ruff format --check src tests molecule
+      step ruff ruff check src tests molecule library benchmarks inventory
+      step ruff-format ruff format --check src tests molecule library benchmarks inventory
       step mypy mypy
       ;;
     python)

@@ -97,6 +97,7 @@ class DOStandIn:
         self.records: dict[str, list[dict[str, Any]]] = {d: [] for d in self.managed_domains}
         self.actions: dict[int, dict[str, Any]] = {}
         self.snapshots: list[str] = []
+        self.projects: dict[str, list[str]] = {}
         self._template = _droplet_template()
         self._lock = threading.Lock()
         openapi()
@@ -241,6 +242,8 @@ class DOStandIn:
             ("GET", r"/v2/firewalls", self._list_firewalls),
             ("POST", r"/v2/firewalls", self._create_firewall),
             ("PUT", r"/v2/firewalls/([0-9a-f-]+)", self._update_firewall),
+            ("GET", r"/v2/projects/([0-9a-f-]+)/resources", self._list_project_resources),
+            ("POST", r"/v2/projects/([0-9a-f-]+)/resources", self._assign_project_resources),
             ("GET", r"/v2/domains/([a-z0-9.-]+)", self._get_domain),
             ("GET", r"/v2/domains/([a-z0-9.-]+)/records", self._list_records),
             ("POST", r"/v2/domains/([a-z0-9.-]+)/records", self._create_record),
@@ -484,6 +487,24 @@ class DOStandIn:
         if fid not in self.firewalls:
             return self._not_found()
         return 200, {"firewall": self._store_firewall(fid, body)}
+
+    # -- projects ------------------------------------------------------------
+    def _project_resource(self, urn: str) -> dict[str, Any]:
+        kind, rid = urn.split(":")[1:3]
+        return {
+            "urn": urn,
+            "assigned_at": _now(),
+            "status": "assigned",
+            "links": {"self": f"https://api.digitalocean.com/v2/{kind}s/{rid}"},
+        }
+
+    def _list_project_resources(self, project_id: str, **_: Any) -> tuple[int, Any]:
+        urns = self.projects.get(project_id, [])
+        return 200, self._page("resources", [self._project_resource(u) for u in urns])
+
+    def _assign_project_resources(self, project_id: str, body: Any, **_: Any) -> tuple[int, Any]:
+        self.projects.setdefault(project_id, []).extend(body["resources"])
+        return 200, {"resources": [self._project_resource(u) for u in body["resources"]]}
 
     # -- DNS -----------------------------------------------------------------
     def _get_domain(self, domain: str, **_: Any) -> tuple[int, Any]:

@@ -12,10 +12,31 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+
+def tcp_listener(on_connect: Callable[[socket.socket], None]) -> tuple[int, threading.Event]:
+    """Accept connections on a loopback port until the returned event is set."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn, contextlib.suppress(OSError):
+                on_connect(conn)
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1], stop
 
 
 def free_port() -> int:
@@ -139,11 +160,16 @@ class PostgresServer:
         )
 
     def start(self) -> None:
+        """Create the cluster and run it."""
         self.socket_dir.mkdir(parents=True)
         shutil.chown(self.dir, "postgres")
         shutil.chown(self.socket_dir, "postgres")
         os.chmod(self.dir, 0o755)
         self._as_postgres(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust")
+        self.run()
+
+    def run(self) -> None:
+        """Start the (existing) cluster, e.g. again after stop()."""
         self._as_postgres(
             str(self.bindir / "pg_ctl"),
             "-D",

@@ -15,6 +15,7 @@ from supermark_ops.digitalocean.api import DOClient, DOError
 from supermark_ops.digitalocean.provision import ProvisionSpec, destroy, inventory, provision, validate
 from supermark_ops.digitalocean.resources import ssh_key_fingerprint
 
+PROJECT = "4e1bfbc3-dc3e-41f2-a18f-1b4d7ba71679"
 PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN1cGVybWFyay1vcHMtdGVzdC1rZXktMDEyMzQ1Njc4 op@laptop"
 
 
@@ -34,6 +35,7 @@ def spec_for(standin: DOStandIn, **overrides: object) -> ProvisionSpec:
         volume_size_gib=20,
         volume_name="supermark-data",
         reserved_ip=True,
+        project_id=PROJECT,
     )
     return replace(spec, **overrides)  # type: ignore[arg-type]
 
@@ -56,7 +58,14 @@ def test_first_run_creates_each_resource_once(standin: DOStandIn) -> None:
     assert writes.pop(f"POST /v2/volumes/{volume_id}/actions") == 1
     # A and AAAA for the app (@) and files names.
     assert writes.pop("POST /v2/domains/example.com/records") == 4
+    assert writes.pop(f"POST /v2/projects/{PROJECT}/resources") == 1
     assert writes == {}
+    droplet_id, volume_id = next(iter(standin.droplets)), next(iter(standin.volumes))
+    assert standin.projects[PROJECT] == [
+        f"do:droplet:{droplet_id}",
+        f"do:volume:{volume_id}",
+        "do:floatingip:127.0.1.1",
+    ]
     droplet = next(iter(standin.droplets.values()))
     assert droplet["status"] == "active"
     assert sorted(droplet["tags"]) == ["supermark"]
@@ -167,6 +176,7 @@ def test_dns_outside_digitalocean_lists_the_records(standin: DOStandIn) -> None:
         ({"ssh_public_key": ""}, "no SSH public key"),
         ({"ssh_cidrs": ["10.0.0.0/40"]}, "'10.0.0.0/40', which is not a network"),
         ({"name": "Super_Mark"}, "droplet_name 'Super_Mark' is not a hostname"),
+        ({"project_id": "my-project"}, "droplet_project_id 'my-project' is not a project UUID"),
     ],
 )
 def test_bad_input_fails_before_any_request(

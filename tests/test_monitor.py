@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -21,7 +23,7 @@ import yaml
 from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 
-from servers import AppServer, PostgresServer, WebhookReceiver, free_port
+from servers import AppServer, PostgresServer, WebhookReceiver, free_port, tcp_listener
 from supermark_ops.alerts import Alert, IncidentTracker, SMTPChannel, WebhookChannel, dispatch
 from supermark_ops.monitor import checks
 from supermark_ops.monitor.run import run, single_run
@@ -104,25 +106,12 @@ def tls_server(cert: trustme.LeafCert) -> tuple[int, threading.Event]:
     """A TLS listener on loopback serving the given certificate."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     cert.configure_cert(context)
-    sock = __import__("socket").create_server(("127.0.0.1", 0))
-    stop = threading.Event()
 
-    def serve() -> None:
-        sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except TimeoutError:
-                continue
-            try:
-                with context.wrap_socket(conn, server_side=True):
-                    pass
-            except (ssl.SSLError, OSError):
-                pass
-        sock.close()
+    def handshake(conn: socket.socket) -> None:
+        with contextlib.suppress(ssl.SSLError), context.wrap_socket(conn, server_side=True):
+            pass
 
-    threading.Thread(target=serve, daemon=True).start()
-    return sock.getsockname()[1], stop
+    return tcp_listener(handshake)
 
 
 # -- the app's routes -----------------------------------------------------------
@@ -187,26 +176,7 @@ def test_postgres_up_and_down(postgres: PostgresServer) -> None:
         down = checks.postgres(postgres.pg_isready(), 5)
         assert down.status == "unhealthy" and "no response" in down.reason
     finally:
-        postgres.start_again = True  # type: ignore[attr-defined]
-        subprocess.run(
-            [
-                "runuser",
-                "-u",
-                "postgres",
-                "--",
-                str(postgres.bindir / "pg_ctl"),
-                "-D",
-                str(postgres.data),
-                "-w",
-                "-l",
-                str(postgres.dir / "log"),
-                "-o",
-                f"-p {postgres.port} -k {postgres.socket_dir} -c listen_addresses=''",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        postgres.run()
 
 
 def test_storage(s3: dict[str, str]) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 import yaml
 
 from do_standin import DOStandIn
+from servers import tcp_listener
 
 PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN1cGVybWFyay1vcHMtdGVzdC1rZXktMDEyMzQ1Njc4 op@laptop"
 
@@ -20,25 +19,9 @@ PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN1cGVybWFyay1vcHMtdGVzdC1rZXktMD
 @pytest.fixture()
 def ssh_banner() -> Iterator[int]:
     """A TCP listener on loopback that greets like sshd: what 'SSH answers' waits for."""
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(b"SSH-2.0-OpenSSH_9.6 stand-in\r\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
+    port, stop = tcp_listener(lambda conn: conn.sendall(b"SSH-2.0-OpenSSH_9.6 stand-in\r\n"))
+    yield port
     stop.set()
-    thread.join()
-    server.close()
 
 
 def playbook(

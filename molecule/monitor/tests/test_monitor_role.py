@@ -3,6 +3,8 @@
 import json
 import time
 
+import pytest
+
 CLI = "/opt/supermark-ops/venv/bin/supermark-ops"
 CONFIG = "/etc/supermark-ops/monitor.yml"
 LAST = "/var/lib/supermark-ops/monitor-last.json"
@@ -35,8 +37,8 @@ def test_cron_really_runs_the_monitor(host):
         raise AssertionError("cron did not run the monitor within 130 s")
     last = json.loads(host.file(LAST).content_string)
     assert last["app"] == "healthy", last["details"]
+    assert last["services"] == "healthy", last["details"]
     assert last["email"] == "not_configured"
-    assert last["status"] == "healthy"
 
 
 def test_a_failure_reports_and_exits_nonzero(host):
@@ -59,3 +61,57 @@ def test_logrotate_config_is_valid_and_rotates(host):
     forced = host.run("logrotate -f /etc/logrotate.d/supermark-ops")
     assert forced.rc == 0, forced.stderr
     assert host.file("/var/log/supermark-ops/monitor.log.1").exists
+
+
+COMPOSE = """
+services:
+  web:
+    image: local/busybox:test
+    command:
+      - sh
+      - -c
+      - echo web-started && mkdir -p /www && exec httpd -f -p 8080 -h /www
+"""
+
+
+@pytest.fixture()
+def compose_project(host, put_file):
+    if host.backend.get_hostname() != "ubuntu2404":
+        pytest.skip("Docker runs on the Ubuntu host")
+    script = (
+        "set -e; rm -rf /tmp/bb; mkdir -p /tmp/bb/bin /tmp/bb/tmp; cp /bin/busybox /tmp/bb/bin/; "
+        "for a in sh httpd echo mkdir; do ln -s busybox /tmp/bb/bin/$a; done; "
+        "tar -C /tmp/bb -c . | docker import -c 'ENV PATH=/bin' - local/busybox:test"
+    )
+    assert host.run(script).rc == 0
+    put_file("/srv/smtest/compose.yml", COMPOSE)
+    up = host.run("cd /srv/smtest && docker compose -p smtest up -d")
+    assert up.rc == 0, up.stderr
+    yield "smtest"
+    host.run("cd /srv/smtest && docker compose -p smtest down")
+
+
+def test_compose_check_sees_a_stopped_service(host, compose_project):
+    running = json.loads(host.run(f"{CLI} monitor --config {CONFIG} --no-alert").stdout)
+    assert running["compose"] == "healthy", running["details"]["compose"]
+    assert host.run("cd /srv/smtest && docker compose -p smtest stop web").rc == 0
+    stopped = host.run(f"{CLI} monitor --config {CONFIG} --no-alert")
+    assert stopped.rc == 1
+    report = json.loads(stopped.stdout)
+    assert report["compose"] == "unhealthy"
+    assert "web: exited" in report["details"]["compose"]["reason"]
+
+
+def test_daily_app_log_export(host, compose_project):
+    """The cron job's own command line writes today's dated file with the app's output."""
+    line = next(
+        line
+        for line in host.file("/etc/cron.d/supermark-ops-log-export").content_string.splitlines()
+        if line.startswith("5 0 * * *")
+    )
+    job = line.split(" root ", 1)[1].replace("\\%", "%")
+    assert host.run(job).rc == 0
+    today = host.check_output("date +%Y%m%d")
+    exported = host.file(f"/var/log/supermark-ops/app/supermark-{today}.log")
+    assert exported.exists
+    assert "web-started" in exported.content_string

@@ -47,6 +47,7 @@ class ProvisionSpec:
     ssh_cidrs: list[str] = field(default_factory=lambda: ["0.0.0.0/0", "::/0"])
     deploy_user: str = "deploy"
     vpc_uuid: str = ""
+    project_id: str = ""
     monitoring: bool = True
     backups: bool = False
     ipv6: bool = True
@@ -93,6 +94,8 @@ def validate(spec: ProvisionSpec) -> None:
             ipaddress.ip_network(cidr, strict=False)
         except ValueError:
             problems.append(f"droplet_firewall_ssh_cidrs has '{cidr}', which is not a network")
+    if spec.project_id and not re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", spec.project_id):
+        problems.append(f"droplet_project_id '{spec.project_id}' is not a project UUID")
     if spec.volume_size_gib < 0 or (spec.volume_size_gib and not spec.volume_name):
         problems.append("droplet_volume_size_gb needs droplet_volume_name, and must be 0 (none) or more")
     if problems:
@@ -153,6 +156,13 @@ def provision(
     if spec.reserved_ip and droplet_id is not None:
         out["reserved_ip"] = res.ensure_reserved_ip(client, droplet_id, dry_run)
         ipv4 = out["reserved_ip"].resource.get("ip", ipv4)
+    if spec.project_id and droplet_id is not None:
+        urns = [f"do:droplet:{droplet_id}"]
+        if "volume" in out and out["volume"].resource.get("id"):
+            urns.append(f"do:volume:{out['volume'].resource['id']}")
+        if "reserved_ip" in out and out["reserved_ip"].resource.get("ip"):
+            urns.append(f"do:floatingip:{out['reserved_ip'].resource['ip']}")
+        out["project"] = res.ensure_project(client, spec.project_id, urns, dry_run)
     out["firewall"] = res.ensure_firewall(client, spec.firewall_name, spec.tag, spec.ssh_cidrs, dry_run)
     ipv6 = res.droplet_ip(droplet, "v6") if spec.ipv6 else None
     if spec.domain and ipv4:

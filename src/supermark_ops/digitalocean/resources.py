@@ -155,6 +155,18 @@ def ensure_reserved_ip(client: DOClient, droplet_id: int, dry_run: bool = False)
     return Outcome(True, created, [f"reserved IP {created['ip']}"])
 
 
+def ensure_project(client: DOClient, project_id: str, urns: list[str], dry_run: bool = False) -> Outcome:
+    """Assign the resources (URNs such as do:droplet:123) to a project; only the missing ones."""
+    assigned = {r["urn"] for r in client.paginate(f"/v2/projects/{project_id}/resources", "resources")}
+    missing = [u for u in urns if u not in assigned]
+    if not missing:
+        return Outcome(False, {"project_id": project_id})
+    if not dry_run:
+        client.post(f"/v2/projects/{project_id}/resources", {"resources": missing})
+    verb = "assign" if dry_run else "assigned"
+    return Outcome(True, {"project_id": project_id}, [f"{verb} {', '.join(missing)} to project {project_id}"])
+
+
 def firewall_rules(ssh_cidrs: list[str]) -> tuple[list[JSON], list[JSON]]:
     """Inbound 22 from the operator's networks and 80/443 from anywhere; all outbound."""
     anywhere = {"addresses": ["0.0.0.0/0", "::/0"]}
