@@ -9,7 +9,7 @@ SMOPS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SMOPS_STATE="${SMOPS_STATE:-$SMOPS_ROOT/.state}"
 SMOPS_VENV="${SMOPS_VENV:-$SMOPS_ROOT/.venv}"
 SMOPS_APT_PACKAGES=(docker.io debootstrap python3 python3-venv git curl ca-certificates openssh-client
-                    debian-archive-keyring gnupg postgresql-client)
+                    debian-archive-keyring gnupg postgresql postgresql-client jq time)
 # The Ubuntu archive keyring (trust root for the Ubuntu 24.04 image); pinned by hash.
 SMOPS_UBUNTU_KEYRING_DEB="pool/main/u/ubuntu-keyring/ubuntu-keyring_2023.11.28.1_all.deb"
 SMOPS_UBUNTU_KEYRING_SHA256="36de43b15853ccae0028e9a767613770c704833f82586f28eb262f0311adb8a8"
