@@ -1,0 +1,1 @@
+"""Backups: Postgres dumps and documents, retention, off-site copies, restore drills."""
