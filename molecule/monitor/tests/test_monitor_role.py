@@ -75,15 +75,10 @@ services:
 
 
 @pytest.fixture()
-def compose_project(host, put_file):
+def compose_project(host, put_file, request):
     if host.backend.get_hostname() != "ubuntu2404":
         pytest.skip("Docker runs on the Ubuntu host")
-    script = (
-        "set -e; rm -rf /tmp/bb; mkdir -p /tmp/bb/bin /tmp/bb/tmp; cp /bin/busybox /tmp/bb/bin/; "
-        "for a in sh httpd echo mkdir; do ln -s busybox /tmp/bb/bin/$a; done; "
-        "tar -C /tmp/bb -c . | docker import -c 'ENV PATH=/bin' - local/busybox:test"
-    )
-    assert host.run(script).rc == 0
+    request.getfixturevalue("busybox_image")
     put_file("/srv/smtest/compose.yml", COMPOSE)
     up = host.run("cd /srv/smtest && docker compose -p smtest up -d")
     assert up.rc == 0, up.stderr
