@@ -77,6 +77,11 @@ def test_firewall(host):
     assert ("443/tcp", "ALLOW IN", "Anywhere") in rules
     # SSH is open to the listed networks only, not to the world.
     assert ("22/tcp", "ALLOW IN", "Anywhere") not in rules
+    # Reconciled: our rules for a network and a port no longer listed are gone,
+    # the operator's own rule (not ours by its comment) is kept.
+    assert ("22/tcp", "ALLOW IN", "192.0.2.0/24") not in rules
+    assert ("8080/tcp", "ALLOW IN", "Anywhere") not in rules
+    assert ("8443/tcp", "ALLOW IN", "192.0.2.99") in rules
 
 
 def test_fail2ban_bans_through_ufw(host):
