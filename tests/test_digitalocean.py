@@ -201,6 +201,10 @@ def test_inventory_finds_droplets_by_tag(standin: DOStandIn) -> None:
     inv = inventory(client_for(standin), "supermark")
     assert inv["supermark"]["hosts"] == ["supermark"]
     assert inv["_meta"]["hostvars"]["supermark"]["ansible_host"] == "127.0.0.1"
+    assert (
+        inv["_meta"]["hostvars"]["supermark"]["ansible_ssh_common_args"]
+        == "-o StrictHostKeyChecking=accept-new"
+    )
     assert inventory(client_for(standin), "other-tag")["supermark"]["hosts"] == []
 
 

@@ -27,6 +27,9 @@ SIZE_SLUG = re.compile(
     r"|(g|gd|c|c2|m|m3|m6|so|so1_5)-\d+vcpu-\d+gb(-intel)?"
     r"|gpu-[a-z0-9]+(x\d+)?(-\d+gb)?)$"
 )
+# A new droplet's host key is unknown: trust it on first use, then pin it (as
+# the droplet role's add_host and inventory file do).
+FIRST_USE_SSH_ARGS = "-o StrictHostKeyChecking=accept-new"
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -195,6 +198,7 @@ def inventory(client: DOClient, tag: str, deploy_user: str = "deploy") -> dict[s
             hosts[droplet["name"]] = {
                 "ansible_host": ip,
                 "ansible_user": deploy_user,
+                "ansible_ssh_common_args": FIRST_USE_SSH_ARGS,
                 "do_droplet_id": droplet["id"],
             }
     return {"supermark": {"hosts": sorted(hosts)}, "_meta": {"hostvars": hosts}}
