@@ -82,6 +82,7 @@ class DOStandIn:
     rate_limit_next: int = 0
     droplet_stuck_in_new: bool = False
     new_polls_before_active: int = 1
+    url: str = ""  # set by start()
     # What was asked, and what did not match the spec.
     requests: list[Recorded] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
@@ -128,7 +129,8 @@ class DOStandIn:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -62,6 +62,7 @@ class AppServer:
     )
     slow_seconds: float = 3.0
     hits: int = 0
+    url: str = ""  # set by start()
 
     def start(self) -> str:
         app = self
@@ -102,7 +103,8 @@ class AppServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -115,6 +117,7 @@ class WebhookReceiver:
 
     received: list[dict[str, Any]] = field(default_factory=list)
     fail: bool = False
+    url: str = ""  # set by start()
 
     def start(self) -> str:
         receiver = self
@@ -134,7 +137,8 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        return self.url
 
     def stop(self) -> None:
         self._server.shutdown()

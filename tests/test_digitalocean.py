@@ -20,7 +20,7 @@ PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN1cGVybWFyay1vcHMtdGVzdC1rZXktMD
 
 
 def client_for(standin: DOStandIn, token: str | None = None) -> DOClient:
-    return DOClient(token or standin.token, endpoint=standin.url, sleep=lambda _s: None)  # type: ignore[attr-defined]
+    return DOClient(token or standin.token, endpoint=standin.url, sleep=lambda _s: None)
 
 
 def spec_for(standin: DOStandIn, **overrides: object) -> ProvisionSpec:
@@ -146,7 +146,7 @@ def test_rate_limits_are_retried(standin: DOStandIn) -> None:
 
 def test_rate_limit_beyond_the_retries_fails_clearly(standin: DOStandIn) -> None:
     standin.rate_limit_next = 100
-    client = DOClient(standin.token, endpoint=standin.url, sleep=lambda _s: None, max_retries=2)  # type: ignore[attr-defined]
+    client = DOClient(standin.token, endpoint=standin.url, sleep=lambda _s: None, max_retries=2)
     with pytest.raises(DOError, match="Rate limited even after retrying"):
         provision(client, spec_for(standin))
     assert len(standin.requests) == 3
@@ -187,7 +187,7 @@ def test_bad_input_fails_before_any_request(
         validate(spec)
     assert needle in str(exc.value)
     with pytest.raises(DOError):
-        provision(DOClient("x", endpoint=standin.url), spec) if spec.token else validate(spec)  # type: ignore[attr-defined]
+        provision(DOClient("x", endpoint=standin.url), spec) if spec.token else validate(spec)
     assert standin.requests == []
 
 

@@ -34,7 +34,7 @@ from supermark_ops.monitor.run import run, single_run
 @pytest.fixture()
 def app() -> Iterator[AppServer]:
     server = AppServer()
-    server.url = server.start()  # type: ignore[attr-defined]
+    server.start()
     yield server
     server.stop()
 
@@ -87,7 +87,7 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
 @pytest.fixture()
 def webhook() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
-    receiver.url = receiver.start()  # type: ignore[attr-defined]
+    receiver.start()
     yield receiver
     receiver.stop()
 
@@ -118,7 +118,7 @@ def tls_server(cert: trustme.LeafCert) -> tuple[int, threading.Event]:
 
 
 def test_app_health_ok(app: AppServer) -> None:
-    assert checks.app_health(app.url, 2).status == "healthy"  # type: ignore[attr-defined]
+    assert checks.app_health(app.url, 2).status == "healthy"
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_app_health_ok(app: AppServer) -> None:
 )
 def test_app_health_failures(app: AppServer, mode: str, reason: str) -> None:
     app.health, app.slow_seconds = mode, 2.0
-    result = checks.app_health(app.url, 1)  # type: ignore[attr-defined]
+    result = checks.app_health(app.url, 1)
     assert result.status == "unhealthy"
     assert reason in result.reason
 
@@ -142,7 +142,7 @@ def test_app_health_unreachable() -> None:
 
 
 def test_services_in_the_seeds_shape(app: AppServer) -> None:
-    results = checks.app_services(app.url, 2)  # type: ignore[attr-defined]
+    results = checks.app_services(app.url, 2)
     assert {k: v.status for k, v in results.items()} == {
         "services": "healthy",
         "email": "not_configured",
@@ -154,14 +154,14 @@ def test_services_in_the_seeds_shape(app: AppServer) -> None:
 def test_degraded_services_are_unhealthy(app: AppServer) -> None:
     app.services_status = "degraded"
     app.services["storage"]["available"] = False
-    result = checks.app_services(app.url, 2)["services"]  # type: ignore[attr-defined]
+    result = checks.app_services(app.url, 2)["services"]
     assert result.status == "unhealthy"
     assert "critical services not available: storage" in result.reason
 
 
 def test_configured_but_unavailable_optional_service(app: AppServer) -> None:
     app.services["resend"] = {"available": False, "configured": True, "critical": False}
-    results = checks.app_services(app.url, 2)  # type: ignore[attr-defined]
+    results = checks.app_services(app.url, 2)
     assert results["email"].status == "unhealthy"
     assert results["services"].status == "healthy"  # optional: not a stack-wide alarm
 
@@ -251,7 +251,7 @@ def test_one_alert_per_incident_a_resend_and_one_recovery(
     box, port = smtp
     channels = [
         SMTPChannel("127.0.0.1", port, "monitor@supermark.test", ["ops@supermark.test"], starttls=False),
-        WebhookChannel(webhook.url),  # type: ignore[attr-defined]
+        WebhookChannel(webhook.url),
     ]
     tracker = IncidentTracker(tmp_path / "incidents.json", "droplet-1", resend_after=timedelta(hours=6))
     t0 = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
@@ -291,7 +291,7 @@ def test_a_failing_channel_does_not_stop_the_others(
         [
             WebhookChannel(webhook.url),
             SMTPChannel("127.0.0.1", port, "m@x.test", ["o@x.test"], starttls=False),
-        ],  # type: ignore[attr-defined]
+        ],
     )
     assert len(failures) == 1 and failures[0].startswith("webhook: HTTPError")
     assert len(box.messages) == 1
@@ -300,7 +300,7 @@ def test_a_failing_channel_does_not_stop_the_others(
 @pytest.mark.parametrize(("style", "key"), [("slack", "text"), ("discord", "content")])
 def test_chat_payload_shapes(webhook: WebhookReceiver, style: str, key: str) -> None:
     now = datetime.now(UTC)
-    WebhookChannel(webhook.url, style=style).send(Alert("failure", "disk", "/ 91%", "d1", now, now))  # type: ignore[arg-type,attr-defined]
+    WebhookChannel(webhook.url, style=style).send(Alert("failure", "disk", "/ 91%", "d1", now, now))  # type: ignore[arg-type]
     assert list(webhook.received[0]) == [key]
     assert "FAILING: disk" in webhook.received[0][key]
 
@@ -313,7 +313,7 @@ def config(
 ) -> dict[str, Any]:
     return {
         "host": "droplet-1",
-        "app_url": app.url,  # type: ignore[attr-defined]
+        "app_url": app.url,
         "timeout": 2,
         "state_dir": str(tmp_path / "state"),
         "postgres": {"command": postgres.pg_isready()},
@@ -343,7 +343,7 @@ def test_full_run_reports_in_the_seeds_shape_and_alerts_on_change(
     webhook: WebhookReceiver,
 ) -> None:
     box, port = smtp
-    cfg = config(tmp_path, app, postgres, s3, port, webhook.url)  # type: ignore[attr-defined]
+    cfg = config(tmp_path, app, postgres, s3, port, webhook.url)
     first = run(cfg)
     assert first.report["status"] == "healthy", first.report["details"]
     for key, status in {
@@ -380,7 +380,7 @@ def test_runs_never_overlap(tmp_path: Path) -> None:
 
 def test_cli_exit_codes_and_json(tmp_path: Path, app: AppServer) -> None:
     cfg_file = tmp_path / "monitor.yml"
-    cfg_file.write_text(yaml.safe_dump({"app_url": app.url, "timeout": 2, "state_dir": str(tmp_path / "s")}))  # type: ignore[attr-defined]
+    cfg_file.write_text(yaml.safe_dump({"app_url": app.url, "timeout": 2, "state_dir": str(tmp_path / "s")}))
     cli = [sys.executable, "-m", "supermark_ops.cli", "monitor", "--config", str(cfg_file)]
     healthy = subprocess.run(cli, capture_output=True, text=True)
     assert healthy.returncode == 0, healthy.stderr

@@ -42,7 +42,7 @@ def playbook(
         "-vv",
         str(root / "playbooks" / name),
         "-e",
-        f"droplet_api_url={standin.url}",  # type: ignore[attr-defined]
+        f"droplet_api_url={standin.url}",
         "-e",
         f"droplet_ssh_port={port}",
         "-e",
@@ -112,7 +112,7 @@ def test_dynamic_inventory_finds_the_droplet(
     project_root: Path, tmp_path: Path, standin: DOStandIn, ssh_banner: int
 ) -> None:
     assert playbook(project_root, tmp_path, standin, "provision.yml", port=ssh_banner).returncode == 0
-    env = dict(os.environ, SUPERMARK_DO_TOKEN=standin.token, SUPERMARK_DO_API_URL=standin.url)  # type: ignore[attr-defined]
+    env = dict(os.environ, SUPERMARK_DO_TOKEN=standin.token, SUPERMARK_DO_API_URL=standin.url)
     listing = subprocess.run(
         ["ansible-inventory", "-i", str(project_root / "inventory/digitalocean"), "--list"],
         capture_output=True,
