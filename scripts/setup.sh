@@ -113,10 +113,31 @@ smops_systemd_image() {
   rm -rf "$ctx"
 }
 
+# A stand-in image (images/standins/<name>, see its README) on the Ubuntu 24.04
+# rootfs; rebuilt when its folder changes. They run inside the test host.
+smops_standin_image() {
+  local name=$1 image="supermark-ops/standin-$1:1" dir="$SMOPS_ROOT/images/standins/$1" ctx recipe
+  recipe=$(cd "$dir" && cat $(find . -type f | sort) | sha256sum | cut -c1-16)
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "org.supermark-ops.recipe" }}' "$image" 2>/dev/null)" = "$recipe" ]; then
+    return 0
+  fi
+  ctx=$(mktemp -d)
+  cp -r "$dir/." "$ctx/"
+  cp "$SMOPS_ROOT/images/systemd/sources/ubuntu2404.sources" "$ctx/ubuntu.sources"
+  log "building $image"
+  docker build -q --build-arg BASE="supermark-ops/rootfs:ubuntu2404" \
+    --label "org.supermark-ops.recipe=$recipe" -t "$image" "$ctx" >/dev/null \
+    || { rm -rf "$ctx"; die "docker build of $image failed"; }
+  rm -rf "$ctx"
+}
+
 smops_images() {
   for name in ubuntu2404 debian12; do
     smops_rootfs_image "$name"
     smops_systemd_image "$name"
+  done
+  for name in postgres s3 pebble proxy app-base; do
+    smops_standin_image "$name"
   done
 }
 

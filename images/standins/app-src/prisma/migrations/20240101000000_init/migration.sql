@@ -1,0 +1,6 @@
+CREATE TABLE "Document" (
+  "id" TEXT PRIMARY KEY,
+  "name" TEXT NOT NULL,
+  "file" TEXT NOT NULL,
+  "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
