@@ -20,5 +20,11 @@ if [ -z "${SUPERMARK_DO_TOKEN:-}" ] && [ -z "${SUPERMARK_SSH_PUBLIC_KEY:-}" ]; t
   fi
   export SUPERMARK_SSH_PUBLIC_KEY="$key.pub"
 fi
-log "ansible-playbook site.yml $*"
-exec ansible-playbook site.yml "$@"
+inventory=()
+if [ -n "${SUPERMARK_DO_TOKEN:-}" ] && [[ " $* " != *" -i "* && " $* " != *" --inventory"* ]]; then
+  # Not inventory/local (the test host): the droplets found by tag, plus the
+  # one the provisioning play creates and adds in this run.
+  inventory=(-i "$SMOPS_ROOT/inventory/digitalocean/")
+fi
+log "ansible-playbook ${inventory[*]} site.yml $*"
+exec ansible-playbook "${inventory[@]}" site.yml "$@"

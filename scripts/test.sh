@@ -14,7 +14,7 @@ smops_setup
 set +e
 cd "$SMOPS_ROOT"
 
-SCENARIOS=(base docker monitor)
+SCENARIOS=(base docker monitor stack)
 selected=("$@")
 [ ${#selected[@]} -eq 0 ] && selected=(static python "${SCENARIOS[@]}")
 times="$SMOPS_STATE/test-times.txt"

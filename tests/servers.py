@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -64,7 +65,8 @@ class AppServer:
     hits: int = 0
     url: str = ""  # set by start()
 
-    def start(self) -> str:
+    def start(self, tls: ssl.SSLContext | None = None) -> str:
+        """Serve on loopback; with a TLS context, over HTTPS as https://localhost:PORT."""
         app = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -102,8 +104,11 @@ class AppServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        port = self._server.server_address[1]
+        self.url = f"https://localhost:{port}" if tls is not None else f"http://127.0.0.1:{port}"
         return self.url
 
     def stop(self) -> None:

@@ -26,7 +26,7 @@ from moto.server import ThreadedMotoServer
 from servers import AppServer, PostgresServer, WebhookReceiver, free_port, tcp_listener
 from supermark_ops.alerts import Alert, IncidentTracker, SMTPChannel, WebhookChannel, dispatch
 from supermark_ops.monitor import checks
-from supermark_ops.monitor.run import run, single_run
+from supermark_ops.monitor.run import run, run_checks, single_run
 
 # -- fixtures: real servers ----------------------------------------------------
 
@@ -225,6 +225,26 @@ def test_tls_certificate_expiry(tmp_path: Path) -> None:
         )
     finally:
         stop.set()
+
+
+def test_ca_file_lets_the_app_checks_trust_a_private_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stack's test host uses Pebble's CA; `ca_file` in the config makes the HTTPS checks trust it."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    ca = trustme.CA()
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost").configure_cert(context)
+    app = AppServer()
+    url = app.start(tls=context)
+    try:
+        untrusted = run_checks({"app_url": url, "timeout": 3})["app"]
+        assert untrusted.status == "unhealthy" and "SSLError" in untrusted.reason
+        assert run_checks({"app_url": url, "timeout": 3, "ca_file": str(cafile)})["app"].status == "healthy"
+    finally:
+        app.stop()
 
 
 def test_backup_age_and_drill(tmp_path: Path) -> None:

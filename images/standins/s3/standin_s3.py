@@ -256,6 +256,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if len(body) != length:
+                # A body cut short (a proxy's size limit, a dropped client) is never stored.
+                self.close_connection = True
+                raise S3Error(400, "IncompleteBody", "fewer bytes than Content-Length arrived")
             raw_path, _, raw_query = self.path.partition("?")
             if raw_path == "/minio/health/live":
                 return self._send(200)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,9 @@ def plan(cfg: dict[str, Any]) -> dict[str, Callable[[], Result | dict[str, Resul
     """The checks the config asks for, as calls; each returns a Result (or several)."""
     t = float(cfg.get("timeout", 10))
     todo: dict[str, Callable[[], Result | dict[str, Result]]] = {}
+    if ca_file := cfg.get("ca_file"):
+        # A private CA (a test ACME server, an internal CA): requests and the TLS check trust this bundle.
+        os.environ["REQUESTS_CA_BUNDLE"] = ca_file
     if url := cfg.get("app_url"):
         todo["app"] = lambda: checks.app_health(url, t)
         todo["services"] = lambda: checks.app_services(url, t)
@@ -89,7 +93,7 @@ def plan(cfg: dict[str, Any]) -> dict[str, Callable[[], Result | dict[str, Resul
             float(tls.get("min_days", 14)),
             t,
             server_name=tls.get("server_name"),
-            cafile=tls.get("cafile"),
+            cafile=tls.get("cafile", ca_file),
         )
     return todo
 
