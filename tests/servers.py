@@ -162,6 +162,7 @@ class PostgresServer:
         self.socket_dir = self.dir / "sock"
         self.port = free_port()
         self.data = self.dir / "data"
+        self.options = ""  # extra server options, e.g. TCP and SSL for a test that needs them
 
     def _as_postgres(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -187,7 +188,7 @@ class PostgresServer:
             "-l",
             str(self.dir / "log"),
             "-o",
-            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=''",
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses='' {self.options}",
             "start",
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,31 @@ def build_parser() -> argparse.ArgumentParser:
     mon.add_argument("--config", type=Path, default=Path("/etc/supermark-ops/monitor.yml"))
     mon.add_argument("--no-alert", action="store_true", help="check and print, send nothing")
     mon.add_argument("--log-file", type=Path, help="also log to this file")
+    mig = sub.add_parser(
+        "migrate",
+        help="copy a Vercel/Neon Postgres into the stack's Postgres, and verify it",
+        description="--source and --target URLs may come from SUPERMARK_MIGRATE_SOURCE_URL and "
+        "SUPERMARK_MIGRATE_TARGET_URL instead, so passwords stay out of shell history.",
+    )
+    mig.add_argument(
+        "--source", default=os.environ.get("SUPERMARK_MIGRATE_SOURCE_URL", ""), help=argparse.SUPPRESS
+    )
+    mig.add_argument(
+        "--target", default=os.environ.get("SUPERMARK_MIGRATE_TARGET_URL", ""), help=argparse.SUPPRESS
+    )
+    mig.add_argument("--dry-run", action="store_true", help="preflight only: read both sides, write nothing")
+    mig.add_argument("--verify-only", action="store_true", help="compare source and target, change nothing")
+    mig.add_argument("--jobs", type=int, default=2, help="parallel dump/restore jobs (default 2)")
+    mig.add_argument("--replace", action="store_true", help="replace a non-empty target (dumped first)")
+    mig.add_argument(
+        "--workdir", type=Path, default=Path("/var/lib/supermark-ops/migrate"), help="where dumps go"
+    )
+    mig.add_argument(
+        "--client-image",
+        default="",
+        help="run pg_dump/pg_restore from this image when the local ones are too old",
+    )
+    mig.add_argument("--json", action="store_true", help="print a JSON summary instead of tables")
     return parser
 
 
@@ -67,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "migrate":
+        from supermark_ops.migrate.cli import migrate_command
+
+        return migrate_command(args)
     return monitor(args)
 
 

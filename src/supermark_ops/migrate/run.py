@@ -1,0 +1,234 @@
+"""The migration: preflight (read-only), dump, restore into the target's role, verify.
+
+Safety: the source is only ever read (read-only sessions). The target must be
+empty, unless `replace` is given (then it is dumped first), or unless it
+carries this tool's "incomplete" mark from an interrupted run, which a re-run
+clears and redoes. The mark is the database's comment, set before the
+restore and replaced by "complete" only after a matching verification.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from supermark_ops.migrate.client import READ_ONLY, Client, explain
+from supermark_ops.migrate.errors import MigrateError
+from supermark_ops.migrate.urls import Endpoint
+from supermark_ops.migrate.verify import Report, compare
+
+MARK_INCOMPLETE = "supermark-ops migration: incomplete"
+MARK_COMPLETE = "supermark-ops migration: complete"
+
+USER_OBJECTS_SQL = (
+    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
+    "AND n.nspname NOT LIKE 'pg_temp%'"
+)
+COMMENT_SQL = (
+    # Prefixed, so an empty comment is still a row psql prints.
+    "SELECT 'c:' || coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
+    "WHERE datname = current_database()"
+)
+
+
+@dataclass
+class Preflight:
+    source_version: int
+    target_version: int
+    target_role: str
+    source_bytes: int
+    free_bytes: int
+    target_state: str  # empty | incomplete | not-empty
+    client: str
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Summary:
+    preflight: Preflight
+    dump: str = ""
+    safety_dump: str = ""
+    report: Report | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.report is None or self.report.ok
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "preflight": self.preflight.as_dict(),
+            "dump": self.dump,
+            "safety_dump": self.safety_dump,
+            "verification": self.report.as_dict() if self.report else None,
+            "seconds": self.seconds,
+        }
+
+
+Phase = Callable[[str], None]
+
+
+def _major(version_num: str) -> int:
+    return int(version_num) // 10000
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def preflight(
+    source: Endpoint, target: Endpoint, workdir: Path, client_image: str = "", replace: bool = False
+) -> tuple[Preflight, Client]:
+    """Read-only checks of both sides; nothing is written anywhere."""
+    local = Client()
+    src_version = _major(local.query(source, "SHOW server_version_num", read_only=True)[0][0])
+    src_bytes = int(local.query(source, "SELECT pg_database_size(current_database())", read_only=True)[0][0])
+    dst_version = _major(local.query(target, "SHOW server_version_num")[0][0])
+    role = local.query(target, "SELECT current_user")[0][0]
+    objects = int(local.query(target, USER_OBJECTS_SQL)[0][0])
+    comment = local.query(target, COMMENT_SQL)[0][0].removeprefix("c:")
+    state = (
+        "empty" if objects == 0 else ("incomplete" if comment.startswith(MARK_INCOMPLETE) else "not-empty")
+    )
+    if state == "not-empty" and not replace:
+        raise MigrateError(
+            f"The target {target.label()} is not empty. Point at an empty database, or pass --replace to "
+            "replace its contents (a safety dump of it is taken first)."
+        )
+    # pg_dump must be at least as new as each server it dumps: the source, and
+    # the target too when a safety dump of it is due.
+    need = max(src_version, dst_version) if state == "not-empty" else src_version
+    client = Client()
+    if local.version("pg_dump") < need:
+        if not client_image:
+            raise MigrateError(
+                f"pg_dump {local.version('pg_dump')} is older than the server it must dump ({need}): "
+                f"install postgresql-client-{need} or newer, or pass "
+                f"--client-image postgres:{max(src_version, dst_version)}"
+            )
+        client = Client(client_image)
+        if client.version("pg_dump") < need:
+            raise MigrateError(f"pg_dump in {client_image} is older than the server it must dump ({need}).")
+    if dst_version < src_version:
+        raise MigrateError(
+            f"The target server ({dst_version}) is older than the source ({src_version}): a dump restores "
+            "only into the same or a newer major version."
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(workdir).free
+    if free < src_bytes:
+        raise MigrateError(
+            f"{workdir} has {free // 2**20} MiB free; the source database is {src_bytes // 2**20} MiB. "
+            "Free space or pass another --workdir (the dump is compressed, but plan for the full size)."
+        )
+    notes = [*source.notes, *target.notes]
+    return (
+        Preflight(src_version, dst_version, role, src_bytes, free, state, client.image or "local", notes),
+        client,
+    )
+
+
+def _reset(client: Client, target: Endpoint) -> None:
+    """Drop every user schema of the target and recreate public (only after the caller's checks)."""
+    schemas = [
+        r[0]
+        for r in client.query(
+            target,
+            "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') "
+            "AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'",
+        )
+    ]
+    drops = "".join(f"DROP SCHEMA {_ident(s)} CASCADE; " for s in schemas)
+    client.query(target, f"{drops}CREATE SCHEMA public;")
+
+
+def _mark(client: Client, target: Endpoint, text: str) -> None:
+    literal = "'" + text.replace("'", "''") + "'"
+    client.query(target, f"COMMENT ON DATABASE {_ident(target.dbname)} IS {literal}")
+
+
+def _dump(client: Client, endpoint: Endpoint, path: Path, jobs: int, *, read_only: bool) -> None:
+    fmt = ["-Fd", "-j", str(jobs)] if jobs > 1 else ["-Fc"]
+    result = client.run(
+        "pg_dump",
+        [*fmt, "--no-owner", "--no-acl", "-f", str(path), "-d", endpoint.conninfo()],
+        endpoint,
+        options=READ_ONLY if read_only else "",
+        mounts=[path.parent],
+    )
+    if result.returncode != 0:
+        raise MigrateError("pg_dump failed: " + explain(result.stderr, endpoint))
+
+
+def _restore(client: Client, target: Endpoint, path: Path, jobs: int) -> None:
+    result = client.run(
+        "pg_restore",
+        ["--no-owner", "--no-acl", "--exit-on-error", "-j", str(jobs), "-d", target.conninfo(), str(path)],
+        target,
+        mounts=[path.parent],
+    )
+    if result.returncode != 0:
+        raise MigrateError("pg_restore failed: " + explain(result.stderr, target))
+
+
+def migrate(
+    source: Endpoint,
+    target: Endpoint,
+    workdir: Path,
+    *,
+    jobs: int = 2,
+    replace: bool = False,
+    dry_run: bool = False,
+    verify: bool = True,
+    client_image: str = "",
+    phase: Phase = lambda _: None,
+    on_table: Callable[[str], None] = lambda _: None,
+) -> Summary:
+    clock = datetime.now(UTC)
+    phase("preflight")
+    pre, client = preflight(source, target, workdir, client_image, replace)
+    summary = Summary(pre)
+    if dry_run:
+        return summary
+    stamp = clock.strftime("%Y%m%dT%H%M%SZ")
+    if pre.target_state == "not-empty":
+        phase("safety dump of the target")
+        safety = workdir / f"target-before-migration-{stamp}.dump"
+        _dump(client, target, safety, 1, read_only=True)
+        summary.safety_dump = str(safety)
+    if pre.target_state != "empty":
+        _reset(client, target)
+    _mark(client, target, f"{MARK_INCOMPLETE} (started {stamp} from {source.label()})")
+    dump = workdir / f"source-{stamp}.dump"
+    phase("dump")
+    t = datetime.now(UTC)
+    _dump(client, source, dump, jobs, read_only=True)
+    summary.dump = str(dump)
+    summary.seconds["dump"] = (datetime.now(UTC) - t).total_seconds()
+    phase("restore")
+    t = datetime.now(UTC)
+    _restore(client, target, dump, jobs)
+    summary.seconds["restore"] = (datetime.now(UTC) - t).total_seconds()
+    if verify:
+        phase("verify")
+        t = datetime.now(UTC)
+        summary.report = compare(Client(), source, target, on_table)
+        summary.seconds["verify"] = (datetime.now(UTC) - t).total_seconds()
+        if not summary.report.ok:
+            return summary  # still marked incomplete: a re-run starts over
+    _mark(client, target, f"{MARK_COMPLETE} ({datetime.now(UTC):%Y%m%dT%H%M%SZ} from {source.label()})")
+    return summary
+
+
+def verify_only(
+    source: Endpoint, target: Endpoint, on_table: Callable[[str], None] = lambda _: None
+) -> Report:
+    return compare(Client(), source, target, on_table)

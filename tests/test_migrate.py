@@ -1,0 +1,338 @@
+"""The Vercel/Neon migration against two real servers.
+
+Source: PostgreSQL 15 (this machine's), SSL required, everything owned by a
+role named `default` as on Vercel, a Supermark-like schema with a few hundred
+thousand rows. Target: PostgreSQL 16 in a container (the stack's stand-in
+image) with its own role, as on the droplet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import trustme
+
+from servers import PostgresServer, free_port
+from supermark_ops.migrate import MigrateError
+from supermark_ops.migrate.client import Client
+from supermark_ops.migrate.run import MARK_COMPLETE, MARK_INCOMPLETE, migrate, verify_only
+from supermark_ops.migrate.urls import parse
+
+SOURCE_PASSWORD = "p@ss/w:rd+=x"  # what openssl rand -base64 gives: must survive URL-encoding
+TARGET_IMAGE = "supermark-ops/standin-postgres:1"
+
+SCHEMA = """
+CREATE TYPE "Role" AS ENUM ('ADMIN', 'MANAGER', 'MEMBER');
+CREATE TABLE "_prisma_migrations" (id varchar(36) PRIMARY KEY, checksum varchar(64) NOT NULL,
+  finished_at timestamptz, migration_name varchar(255) NOT NULL, logs text, rolled_back_at timestamptz,
+  started_at timestamptz NOT NULL DEFAULT now(), applied_steps_count integer NOT NULL DEFAULT 0);
+INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, applied_steps_count)
+  SELECT md5(i::text), md5(i::text), now(), '2023091215065' || i || '_step', 1 FROM generate_series(1, 40) i;
+CREATE TABLE "Team" (id serial PRIMARY KEY, name text NOT NULL, plan "Role" NOT NULL DEFAULT 'MEMBER',
+  "createdAt" timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP);
+INSERT INTO "Team" (name, plan) SELECT 'team ' || i, (ARRAY['ADMIN','MANAGER','MEMBER'])[1 + i % 3]::"Role"
+  FROM generate_series(1, 2000) i;
+CREATE TABLE "Document" (id bigserial PRIMARY KEY, "teamId" integer NOT NULL REFERENCES "Team"(id),
+  name text NOT NULL, meta jsonb, thumb bytea, "createdAt" timestamptz NOT NULL DEFAULT now(),
+  score double precision);
+INSERT INTO "Document" ("teamId", name, meta, thumb, "createdAt", score)
+  SELECT 1 + i % 2000, 'document ' || i || ' ünïcødé',
+         jsonb_build_object('pages', i % 97, 'tags', jsonb_build_array('a', i)),
+         decode(md5(i::text), 'hex'), timestamptz '2024-01-01' + i * interval '1 minute', i / 7.0
+  FROM generate_series(1, 300000) i;
+CREATE TABLE "View" (id bigserial PRIMARY KEY, "documentId" bigint REFERENCES "Document"(id),
+  "viewedAt" timestamp);
+INSERT INTO "View" ("documentId", "viewedAt")
+  SELECT 1 + i % 300000, timestamp '2024-06-01' + i * interval '1 second' FROM generate_series(1, 50000) i;
+CREATE INDEX ON "Document" ("teamId");
+"""
+
+
+def psql(port: int, db: str, sql: str, user: str = "postgres", host: str = "", password: str = "") -> str:
+    args = [
+        "psql",
+        "-X",
+        "-q",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-p",
+        str(port),
+        "-U",
+        user,
+        "-d",
+        db,
+        "-c",
+        sql,
+    ]
+    env = {**os.environ, "PGPASSWORD": password}
+    if host:
+        args += ["-h", host]
+    return subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """PostgreSQL 15 with SSL required over TCP, the data owned by role "default"; yields its URL."""
+    server = PostgresServer()
+    server.start()
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.private_key_pem.write_to_path(str(server.dir / "server.key"))
+    cert.cert_chain_pems[0].write_to_path(str(server.dir / "server.crt"))
+    os.chmod(server.dir / "server.key", 0o600)
+    subprocess.run(
+        ["chown", "postgres", str(server.dir / "server.key"), str(server.dir / "server.crt")], check=True
+    )
+    (server.data / "pg_hba.conf").write_text(
+        "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
+        "hostnossl all all 0.0.0.0/0 reject\n"
+    )
+    server.stop()
+    server.options = (
+        f"-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={server.dir}/server.crt "
+        f"-c ssl_key_file={server.dir}/server.key"
+    )
+    server.run()
+    sock = str(server.socket_dir)
+    escaped = SOURCE_PASSWORD.replace("'", "''")
+    psql(server.port, "postgres", f"CREATE ROLE \"default\" LOGIN PASSWORD '{escaped}'", host=sock)
+    psql(server.port, "postgres", 'CREATE DATABASE verceldb OWNER "default"', host=sock)
+    subprocess.run(
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            sock,
+            "-p",
+            str(server.port),
+            "-U",
+            "default",
+            "-d",
+            "verceldb",
+        ],
+        input=SCHEMA,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    password = quote(SOURCE_PASSWORD, safe="")
+    yield f"postgres://default:{password}@localhost:{server.port}/verceldb?sslmode=require"
+    server.cleanup()
+
+
+@pytest.fixture()
+def target() -> Iterator[tuple[str, int]]:
+    """PostgreSQL 16 (the stack's stand-in image), empty, with role supermark; yields (URL, port)."""
+    port = free_port()
+    name = f"smops-migrate-target-{port}"
+    subprocess.run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "-p",
+            f"127.0.0.1:{port}:5432",
+            "-e",
+            "POSTGRES_USER=supermark",
+            "-e",
+            "POSTGRES_PASSWORD=target-password-123",
+            "-e",
+            "POSTGRES_DB=supermark",
+            TARGET_IMAGE,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    url = f"postgresql://supermark:target-password-123@127.0.0.1:{port}/supermark"
+    for _ in range(60):
+        if (
+            subprocess.run(
+                ["docker", "exec", name, "pg_isready", "-h", "127.0.0.1", "-U", "supermark"],
+                capture_output=True,
+            ).returncode
+            == 0
+        ):
+            break
+        time.sleep(0.5)
+    yield url, port
+    subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+
+
+def target_sql(port: int, sql: str) -> str:
+    return psql(port, "supermark", sql, user="supermark", host="127.0.0.1", password="target-password-123")
+
+
+def test_urls_from_vercel_and_neon() -> None:
+    vercel = parse(
+        "postgres://default:abc%2Fdef@ep-cool-1-pooler.us-east-1.postgres.vercel-storage.com:5432/verceldb"
+        "?pgbouncer=true&connection_limit=1",
+        what="source",
+        require_ssl=True,
+    )
+    assert vercel.host == "ep-cool-1.us-east-1.postgres.vercel-storage.com"
+    assert vercel.password == "abc/def" and vercel.user == "default" and vercel.dbname == "verceldb"
+    assert dict(vercel.params) == {"sslmode": "require"}
+    assert "abc" not in vercel.conninfo() and "abc" not in repr(vercel)
+    neon = parse("postgresql://u:p@ep-x-pooler.eu-central-1.aws.neon.tech/db?sslmode=require", what="source")
+    assert neon.host == "ep-x.eu-central-1.aws.neon.tech" and neon.port == 5432
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u:p@h/db", "must start with postgres:// or postgresql://"),
+        ("postgres://u:p@h", "names no database"),
+        ("postgres://h/db", "names no user"),
+        ("postgres://u:p@h:99999/db", "bad port"),
+        ("postgres://u:p@db.example.com/db?pgbouncer=true", "use the direct (non-pooling) URL"),
+        ("postgres://u:p@db.example.com/db?sslmode=disable", "must use SSL"),
+        ("", "No source URL given"),
+    ],
+)
+def test_bad_urls_are_refused_with_the_reason(url: str, message: str) -> None:
+    with pytest.raises(MigrateError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(url, what="source", require_ssl=True)
+
+
+def test_clean_migration_verifies(source: str, target: tuple[str, int], tmp_path: Path) -> None:
+    summary = migrate(
+        parse(source, what="source", require_ssl=True), parse(target[0], what="target"), tmp_path
+    )
+    assert summary.report is not None and summary.report.ok, summary.report.differences
+    tables = {t.name: t.target_rows for t in summary.report.tables}
+    assert tables['public."Document"'] == 300000 and tables["public._prisma_migrations"] == 40
+    assert summary.report.sequences['public."Document_id_seq"'] == ("300000", "300000")
+    owners = target_sql(target[1], "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
+    assert owners == "supermark"
+    assert target_sql(
+        target[1], "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'supermark'"
+    ).startswith(MARK_COMPLETE)
+    assert summary.preflight.source_version == 15 and summary.preflight.target_version == 16
+
+
+def test_differences_are_caught(source: str, target: tuple[str, int], tmp_path: Path) -> None:
+    src, dst = parse(source, what="source", require_ssl=True), parse(target[0], what="target")
+    migrate(src, dst, tmp_path, verify=False)
+    target_sql(target[1], "UPDATE \"Document\" SET name = name || '!' WHERE id = 4242")
+    report = verify_only(src, dst)
+    assert not report.ok and report.differences == [
+        'table public."Document": rows 300000 -> 300000, row hash differs'
+    ]
+    target_sql(target[1], 'DELETE FROM "View" WHERE id = 7; SELECT setval(\'"Team_id_seq"\', 5000)')
+    differences = verify_only(src, dst).differences
+    assert 'table public."View": rows 50000 -> 49999' in differences
+    assert 'sequence public."Team_id_seq": 2000 -> 5000' in differences
+
+
+def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
+    source: str, target: tuple[str, int], tmp_path: Path
+) -> None:
+    src, dst = parse(source, what="source", require_ssl=True), parse(target[0], what="target")
+    target_sql(target[1], "CREATE TABLE precious (x int); INSERT INTO precious VALUES (1)")
+    with pytest.raises(MigrateError, match="is not empty"):
+        migrate(src, dst, tmp_path)
+    assert target_sql(target[1], "SELECT count(*) FROM precious") == "1"
+    # The safety dump of the 16 target needs pg_dump 16: this machine has 15, the target's image has 16.
+    with pytest.raises(MigrateError, match="pass --client-image postgres:16"):
+        migrate(src, dst, tmp_path, replace=True)
+    summary = migrate(src, dst, tmp_path, replace=True, client_image=TARGET_IMAGE)
+    assert summary.ok and Path(summary.safety_dump).stat().st_size > 0
+    listing = subprocess.run(
+        Client(TARGET_IMAGE).argv("pg_restore", ["--list", summary.safety_dump], [tmp_path]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "TABLE public precious" in listing.stdout
+
+
+def test_dry_run_writes_nothing(source: str, target: tuple[str, int], tmp_path: Path) -> None:
+    summary = migrate(
+        parse(source, what="source", require_ssl=True),
+        parse(target[0], what="target"),
+        tmp_path,
+        dry_run=True,
+    )
+    assert summary.preflight.target_state == "empty" and summary.report is None
+    assert target_sql(target[1], "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
+    assert list(tmp_path.iterdir()) == []
+
+
+def run_cli(source: str, target: str, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "SUPERMARK_MIGRATE_SOURCE_URL": source, "SUPERMARK_MIGRATE_TARGET_URL": target}
+    return subprocess.Popen(
+        [sys.executable, "-m", "supermark_ops.cli", "migrate", "--json", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_a_run_killed_mid_restore_is_finished_by_a_rerun(
+    source: str, target: tuple[str, int], tmp_path: Path
+) -> None:
+    proc = run_cli(source, target[0], "--workdir", str(tmp_path), "--jobs", "1")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        restoring = target_sql(target[1], "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%'")
+        if restoring != "0":
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the restore never started")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    comment = target_sql(
+        target[1], "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'supermark'"
+    )
+    assert comment.startswith(MARK_INCOMPLETE)
+    rerun = run_cli(source, target[0], "--workdir", str(tmp_path))
+    out, err = rerun.communicate(timeout=300)
+    summary = json.loads(out)
+    assert rerun.returncode == 0, err
+    assert summary["ok"] and summary["preflight"]["target_state"] == "incomplete"
+    assert summary["verification"]["ok"]
+    assert quote(SOURCE_PASSWORD, safe="") not in out + err and SOURCE_PASSWORD not in out + err
+
+
+def test_wrong_password_and_missing_database_say_so(
+    source: str, target: tuple[str, int], tmp_path: Path
+) -> None:
+    bad_password = source.replace(quote(SOURCE_PASSWORD, safe=""), "wrong")
+    with pytest.raises(MigrateError, match="the password was refused"):
+        migrate(
+            parse(bad_password, what="source", require_ssl=True), parse(target[0], what="target"), tmp_path
+        )
+    missing_db = target[0].rsplit("/", 1)[0] + "/nodb"
+    with pytest.raises(MigrateError, match="that database does not exist"):
+        migrate(parse(source, what="source", require_ssl=True), parse(missing_db, what="target"), tmp_path)
+    closed = f"postgres://u:p@127.0.0.1:{free_port()}/db?sslmode=require"
+    with pytest.raises(MigrateError, match="nothing answers"):
+        migrate(parse(closed, what="source", require_ssl=True), parse(target[0], what="target"), tmp_path)
+
+
+def test_a_source_without_ssl_is_not_reached(source: str, target: tuple[str, int], tmp_path: Path) -> None:
+    plain = source.replace("sslmode=require", "sslmode=disable")
+    with pytest.raises(MigrateError, match="must use SSL"):
+        migrate(parse(plain, what="source", require_ssl=True), parse(target[0], what="target"), tmp_path)
+    # And the server really refuses a plain connection (the fixture is honest).
+    with pytest.raises(MigrateError, match=r"no encryption|reject"):
+        Client().query(parse(plain, what="target"), "SELECT 1")
