@@ -336,3 +336,48 @@ def test_a_source_without_ssl_is_not_reached(source: str, target: tuple[str, int
     # And the server really refuses a plain connection (the fixture is honest).
     with pytest.raises(MigrateError, match=r"no encryption|reject"):
         Client().query(parse(plain, what="target"), "SELECT 1")
+
+
+def run_module(
+    root: Path, source: str, target: str, workdir: Path, *flags: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+    }
+    extra = {"smops_source_url": source, "smops_target_url": target, "smops_workdir": str(workdir)}
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            str(root / "tests/fixtures/no_hosts.yml"),
+            "-vvv",
+            *flags,
+            str(root / "tests/fixtures/migrate_module.yml"),
+            "-e",
+            json.dumps(extra),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=600,
+    )
+
+
+def test_ansible_module_check_mode_is_preflight_then_a_real_run_verifies(
+    project_root: Path, source: str, target: tuple[str, int], tmp_path: Path
+) -> None:
+    checked = run_module(project_root, source, target[0], tmp_path, "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert '"target_state": "empty"' in checked.stdout and "changed=0" in checked.stdout
+    assert target_sql(target[1], "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
+    real = run_module(project_root, source, target[0], tmp_path)
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert '"ok": true' in real.stdout and "changed=1" in real.stdout
+    assert target_sql(target[1], 'SELECT count(*) FROM "Document"') == "300000"
+    for run in (checked, real):  # -vvv output, and the URLs were in extra vars
+        assert "target-password-123" not in run.stdout + run.stderr
+        assert quote(SOURCE_PASSWORD, safe="") not in run.stdout + run.stderr

@@ -1,0 +1,261 @@
+"""The migration against the plain recipes, side by side in one run (issue 3).
+
+On a generated source of at least 1 GB (PostgreSQL 15 over SSL, owned by a
+role named "default" as on Vercel), into fresh PostgreSQL 16 targets (the
+stack's stand-in image), each timed by wall clock:
+  ours     supermark_ops.migrate without verification (dump -Fd -j N, restore -j N)
+  bare     pg_dump -Fc to a file, then pg_restore -j N --no-owner --no-acl
+  seed     pg_dump | psql, the seed's recipe (it reports ownership errors, and goes on)
+  verify   our verification alone (counts and row hashes on both sides)
+Goals: ours within 1.10x of bare; faster than the seed.
+
+    .venv/bin/python benchmarks/migrate_speed.py [--gb 1.1] [--jobs 2]
+
+Writes docs/benchmarks/migrate.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import trustme
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from servers import PostgresServer, free_port  # noqa: E402
+from supermark_ops.migrate.client import Client  # noqa: E402
+from supermark_ops.migrate.run import migrate  # noqa: E402
+from supermark_ops.migrate.urls import parse  # noqa: E402
+from supermark_ops.migrate.verify import compare  # noqa: E402
+
+IMAGE = "supermark-ops/standin-postgres:1"
+
+
+def sh(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
+    return subprocess.run(
+        args, env={**os.environ, **(env or {})}, input=stdin, text=True, capture_output=True, check=True
+    ).stdout
+
+
+def source_server(gb: float) -> tuple[PostgresServer, str]:
+    server = PostgresServer()
+    server.start()
+    (server.data / "pg_hba.conf").write_text(
+        "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
+    )
+    cert = trustme.CA().issue_cert("localhost")
+    key, crt = server.dir / "server.key", server.dir / "server.crt"
+    cert.private_key_pem.write_to_path(str(key))
+    cert.cert_chain_pems[0].write_to_path(str(crt))
+    key.chmod(0o600)
+    sh("chown", "postgres", str(key), str(crt))
+    server.stop()
+    server.options = f"-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={crt} -c ssl_key_file={key}"
+    server.run()
+    sock, port = str(server.socket_dir), str(server.port)
+
+    def psql(db: str, sql: str, user: str = "postgres") -> str:
+        return sh(
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            sock,
+            "-p",
+            port,
+            "-U",
+            user,
+            "-d",
+            db,
+            "-c",
+            sql,
+        )
+
+    psql("postgres", "CREATE ROLE \"default\" LOGIN PASSWORD 'bench-password'")
+    psql("postgres", 'CREATE DATABASE verceldb OWNER "default"')
+    rows = int(gb * 1024**3 / 1100)  # about 1.1 kB a row, with its overhead
+    psql(
+        "verceldb",
+        'CREATE TABLE "Document" (id bigserial PRIMARY KEY, "teamId" int NOT NULL, name text NOT NULL, '
+        'body text NOT NULL, meta jsonb, "createdAt" timestamptz NOT NULL DEFAULT now()); '
+        'CREATE TABLE "View" (id bigserial PRIMARY KEY, '
+        '"documentId" bigint NOT NULL REFERENCES "Document"(id), '
+        '"viewedAt" timestamptz NOT NULL); '
+        f'INSERT INTO "Document" ("teamId", name, body, meta) SELECT i % 5000, \'document \' || i, '
+        f"repeat(md5(i::text), 30), jsonb_build_object('pages', i % 97) FROM generate_series(1, {rows}) i; "
+        f'INSERT INTO "View" ("documentId", "viewedAt") SELECT 1 + i % {rows}, now() '
+        f"FROM generate_series(1, {rows // 2}) i; "
+        'CREATE INDEX ON "Document" ("teamId");',
+        user="default",
+    )
+    psql("verceldb", "VACUUM ANALYZE")
+    url = f"postgres://default:bench-password@localhost:{port}/verceldb?sslmode=require"
+    return server, url
+
+
+def target() -> tuple[str, str]:
+    port = free_port()
+    name = f"smops-bench-target-{port}"
+    sh(
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        f"127.0.0.1:{port}:5432",
+        "-e",
+        "POSTGRES_USER=supermark",
+        "-e",
+        "POSTGRES_PASSWORD=bench-target",
+        "-e",
+        "POSTGRES_DB=supermark",
+        IMAGE,
+        "-c",
+        "shared_buffers=512MB",
+        "-c",
+        "max_wal_size=4GB",
+    )
+    for _ in range(120):
+        if (
+            subprocess.run(
+                ["docker", "exec", name, "pg_isready", "-h", "127.0.0.1"], capture_output=True
+            ).returncode
+            == 0
+        ):
+            break
+        time.sleep(0.5)
+    return name, f"postgresql://supermark:bench-target@127.0.0.1:{port}/supermark"
+
+
+def timed(fn: object) -> float:
+    start = time.monotonic()
+    fn()  # type: ignore[operator]
+    return time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gb", type=float, default=1.1)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    server, source_url = source_server(args.gb)
+    src = parse(source_url, what="source", require_ssl=True)
+    size = int(Client().query(src, "SELECT pg_database_size(current_database())")[0][0])
+    results: dict[str, float] = {}
+    containers: list[str] = []
+    work = Path(tempfile.mkdtemp(prefix="smops-bench-"))
+    try:
+        name, url = target()
+        containers.append(name)
+        dst = parse(url, what="target")
+        results["ours"] = timed(lambda: migrate(src, dst, work / "ours", jobs=args.jobs, verify=False))
+        results["verify"] = timed(lambda: compare(Client(), src, dst))
+
+        name, url = target()
+        containers.append(name)
+        bare = parse(url, what="target")
+        dump = work / "bare.dump"
+
+        def bare_run() -> None:
+            sh("pg_dump", "-Fc", "-f", str(dump), "-d", src.conninfo(), env=src.env())
+            sh(
+                "pg_restore",
+                "--no-owner",
+                "--no-acl",
+                "-j",
+                str(args.jobs),
+                "-d",
+                bare.conninfo(),
+                str(dump),
+                env=bare.env(),
+            )
+
+        results["bare"] = timed(bare_run)
+
+        name, url = target()
+        containers.append(name)
+        seed = parse(url, what="target")
+
+        def seed_run() -> None:
+            # The seed's recipe, as written: plain SQL through a pipe; psql goes on past errors.
+            subprocess.run(
+                'pg_dump -d "$SRC" | PGPASSWORD="$DST_PASSWORD" psql -q -d "$DST" '
+                f'>/dev/null 2>"{work}/seed-errors.txt"',
+                shell=True,
+                env={
+                    **os.environ,
+                    **src.env(),
+                    "SRC": src.conninfo(),
+                    "DST": seed.conninfo(),
+                    "DST_PASSWORD": seed.password,
+                },
+                check=False,
+            )
+
+        results["seed"] = timed(seed_run)
+        seed_errors = (work / "seed-errors.txt").read_text().count("ERROR")
+    finally:
+        for name in containers:
+            subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+        server.cleanup()
+        subprocess.run(["rm", "-rf", str(work)])
+    write(results, size, args, seed_errors)
+
+
+def write(results: dict[str, float], size: int, args: argparse.Namespace, seed_errors: int) -> None:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    bare = results["bare"]
+    lines = [
+        "# Migration speed",
+        "",
+        f"Measured by `benchmarks/migrate_speed.py --gb {args.gb} --jobs {args.jobs}` on "
+        f"{time.strftime('%Y-%m-%d')}: {os.cpu_count()} cores ({cpu}), "
+        f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024**3)} GB RAM, "
+        f"{platform.system()} {platform.release()}.",
+        "",
+        f"Source: PostgreSQL 15 on this machine over SSL, {size / 1024**3:.2f} GB on disk (two tables, "
+        "an index, a foreign key). Targets: fresh PostgreSQL 16 containers (the stack's stand-in image). "
+        "All in one run.",
+        "",
+        "| run | seconds | vs bare |",
+        "| --- | ---: | ---: |",
+    ]
+    for key, label in (
+        ("ours", f"ours: `supermark-ops migrate` without verification (-Fd, -j {args.jobs})"),
+        ("bare", f"bare: `pg_dump -Fc` then `pg_restore -j {args.jobs} --no-owner --no-acl`"),
+        ("seed", "seed: `pg_dump \\| psql`"),
+        ("verify", "our verification alone (counts and row hashes, both sides)"),
+    ):
+        lines.append(f"| {label} | {results[key]:.1f} | {results[key] / bare:.2f}x |")
+    lines += [
+        "",
+        f"Goal: ours within 1.10x of bare: {'met' if results['ours'] <= 1.10 * bare else 'NOT met'} "
+        f"({results['ours'] / bare:.2f}x). Faster than the seed: "
+        f"{'yes' if results['ours'] < results['seed'] else 'no'} "
+        f"({results['seed'] / results['ours']:.2f}x as fast). "
+        f'The seed\'s run printed {seed_errors} ERROR lines (role "default" does not exist on the target).',
+        "",
+    ]
+    (ROOT / "docs/benchmarks/migrate.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
