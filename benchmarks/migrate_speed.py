@@ -25,11 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import trustme
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from servers import PostgresServer, free_port  # noqa: E402
+from servers import PostgresContainer, PostgresServer, require_ssl  # noqa: E402
 from supermark_ops.migrate.client import Client  # noqa: E402
 from supermark_ops.migrate.run import migrate  # noqa: E402
 from supermark_ops.migrate.urls import parse  # noqa: E402
@@ -47,18 +45,7 @@ def sh(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) 
 def source_server(gb: float) -> tuple[PostgresServer, str]:
     server = PostgresServer()
     server.start()
-    (server.data / "pg_hba.conf").write_text(
-        "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
-    )
-    cert = trustme.CA().issue_cert("localhost")
-    key, crt = server.dir / "server.key", server.dir / "server.crt"
-    cert.private_key_pem.write_to_path(str(key))
-    cert.cert_chain_pems[0].write_to_path(str(crt))
-    key.chmod(0o600)
-    sh("chown", "postgres", str(key), str(crt))
-    server.stop()
-    server.options = f"-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={crt} -c ssl_key_file={key}"
-    server.run()
+    require_ssl(server)
     sock, port = str(server.socket_dir), str(server.port)
 
     def psql(db: str, sql: str, user: str = "postgres") -> str:
@@ -102,39 +89,12 @@ def source_server(gb: float) -> tuple[PostgresServer, str]:
     return server, url
 
 
-def target() -> tuple[str, str]:
-    port = free_port()
-    name = f"smops-bench-target-{port}"
-    sh(
-        "docker",
-        "run",
-        "-d",
-        "--name",
-        name,
-        "-p",
-        f"127.0.0.1:{port}:5432",
-        "-e",
-        "POSTGRES_USER=supermark",
-        "-e",
-        "POSTGRES_PASSWORD=bench-target",
-        "-e",
-        "POSTGRES_DB=supermark",
-        IMAGE,
-        "-c",
-        "shared_buffers=512MB",
-        "-c",
-        "max_wal_size=4GB",
+def target(containers: list[PostgresContainer]) -> str:
+    server = PostgresContainer(
+        IMAGE, "bench-target", ("-c", "shared_buffers=512MB", "-c", "max_wal_size=4GB")
     )
-    for _ in range(120):
-        if (
-            subprocess.run(
-                ["docker", "exec", name, "pg_isready", "-h", "127.0.0.1"], capture_output=True
-            ).returncode
-            == 0
-        ):
-            break
-        time.sleep(0.5)
-    return name, f"postgresql://supermark:bench-target@127.0.0.1:{port}/supermark"
+    containers.append(server)
+    return server.start()
 
 
 def timed(fn: object) -> float:
@@ -152,17 +112,15 @@ def main() -> None:
     src = parse(source_url, what="source", require_ssl=True)
     size = int(Client().query(src, "SELECT pg_database_size(current_database())")[0][0])
     results: dict[str, float] = {}
-    containers: list[str] = []
+    containers: list[PostgresContainer] = []
     work = Path(tempfile.mkdtemp(prefix="smops-bench-"))
     try:
-        name, url = target()
-        containers.append(name)
+        url = target(containers)
         dst = parse(url, what="target")
         results["ours"] = timed(lambda: migrate(src, dst, work / "ours", jobs=args.jobs, verify=False))
         results["verify"] = timed(lambda: compare(Client(), src, dst))
 
-        name, url = target()
-        containers.append(name)
+        url = target(containers)
         bare = parse(url, what="target")
         dump = work / "bare.dump"
 
@@ -182,8 +140,7 @@ def main() -> None:
 
         results["bare"] = timed(bare_run)
 
-        name, url = target()
-        containers.append(name)
+        url = target(containers)
         seed = parse(url, what="target")
 
         def seed_run() -> None:
@@ -205,8 +162,8 @@ def main() -> None:
         results["seed"] = timed(seed_run)
         seed_errors = (work / "seed-errors.txt").read_text().count("ERROR")
     finally:
-        for name in containers:
-            subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+        for container in containers:
+            container.stop()
         server.cleanup()
         subprocess.run(["rm", "-rf", str(work)])
     write(results, size, args, seed_errors)

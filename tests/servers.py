@@ -223,3 +223,72 @@ class PostgresServer:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def require_ssl(server: PostgresServer) -> None:
+    """Restart the server listening on 127.0.0.1 with SSL on and plain TCP refused (a trustme certificate)."""
+    import trustme  # a test dependency only
+
+    cert = trustme.CA().issue_cert("localhost", "127.0.0.1")
+    key, crt = server.dir / "server.key", server.dir / "server.crt"
+    cert.private_key_pem.write_to_path(str(key))
+    cert.cert_chain_pems[0].write_to_path(str(crt))
+    key.chmod(0o600)
+    shutil.chown(key, "postgres")
+    shutil.chown(crt, "postgres")
+    (server.data / "pg_hba.conf").write_text(
+        "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
+        "hostnossl all all 0.0.0.0/0 reject\n"
+    )
+    server.stop()
+    server.options = f"-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={crt} -c ssl_key_file={key}"
+    server.run()
+
+
+@dataclass
+class PostgresContainer:
+    """PostgreSQL in a container of the stack's stand-in image (16), published on loopback only."""
+
+    image: str
+    password: str
+    server_args: tuple[str, ...] = ()
+    user: str = "supermark"
+    db: str = "supermark"
+    port: int = 0
+    name: str = ""
+
+    def start(self) -> str:
+        """Run it, wait until it accepts connections; returns its URL."""
+        self.port = free_port()
+        self.name = f"smops-pg-{self.port}"
+        subprocess.run(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                self.name,
+                "-p",
+                f"127.0.0.1:{self.port}:5432",
+                "-e",
+                f"POSTGRES_USER={self.user}",
+                "-e",
+                "POSTGRES_PASSWORD",
+                "-e",
+                f"POSTGRES_DB={self.db}",
+                self.image,
+                *self.server_args,
+            ],
+            env={**os.environ, "POSTGRES_PASSWORD": self.password},
+            check=True,
+            capture_output=True,
+        )
+        ready = ["docker", "exec", self.name, "pg_isready", "-h", "127.0.0.1", "-U", self.user]
+        for _ in range(120):
+            if subprocess.run(ready, capture_output=True).returncode == 0:
+                break
+            time.sleep(0.5)
+        return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.db}"
+
+    def stop(self) -> None:
+        subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True)

@@ -19,9 +19,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import trustme
 
-from servers import PostgresServer, free_port
+from servers import PostgresContainer, PostgresServer, free_port, require_ssl
 from supermark_ops.migrate import MigrateError
 from supermark_ops.migrate.client import Client
 from supermark_ops.migrate.run import MARK_COMPLETE, MARK_INCOMPLETE, migrate, verify_only
@@ -86,24 +85,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """PostgreSQL 15 with SSL required over TCP, the data owned by role "default"; yields its URL."""
     server = PostgresServer()
     server.start()
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    cert.private_key_pem.write_to_path(str(server.dir / "server.key"))
-    cert.cert_chain_pems[0].write_to_path(str(server.dir / "server.crt"))
-    os.chmod(server.dir / "server.key", 0o600)
-    subprocess.run(
-        ["chown", "postgres", str(server.dir / "server.key"), str(server.dir / "server.crt")], check=True
-    )
-    (server.data / "pg_hba.conf").write_text(
-        "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
-        "hostnossl all all 0.0.0.0/0 reject\n"
-    )
-    server.stop()
-    server.options = (
-        f"-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={server.dir}/server.crt "
-        f"-c ssl_key_file={server.dir}/server.key"
-    )
-    server.run()
+    require_ssl(server)
     sock = str(server.socket_dir)
     escaped = SOURCE_PASSWORD.replace("'", "''")
     psql(server.port, "postgres", f"CREATE ROLE \"default\" LOGIN PASSWORD '{escaped}'", host=sock)
@@ -137,41 +119,10 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture()
 def target() -> Iterator[tuple[str, int]]:
     """PostgreSQL 16 (the stack's stand-in image), empty, with role supermark; yields (URL, port)."""
-    port = free_port()
-    name = f"smops-migrate-target-{port}"
-    subprocess.run(
-        [
-            "docker",
-            "run",
-            "-d",
-            "--name",
-            name,
-            "-p",
-            f"127.0.0.1:{port}:5432",
-            "-e",
-            "POSTGRES_USER=supermark",
-            "-e",
-            "POSTGRES_PASSWORD=target-password-123",
-            "-e",
-            "POSTGRES_DB=supermark",
-            TARGET_IMAGE,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    url = f"postgresql://supermark:target-password-123@127.0.0.1:{port}/supermark"
-    for _ in range(60):
-        if (
-            subprocess.run(
-                ["docker", "exec", name, "pg_isready", "-h", "127.0.0.1", "-U", "supermark"],
-                capture_output=True,
-            ).returncode
-            == 0
-        ):
-            break
-        time.sleep(0.5)
-    yield url, port
-    subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+    server = PostgresContainer(TARGET_IMAGE, "target-password-123")
+    url = server.start()
+    yield url, server.port
+    server.stop()
 
 
 def target_sql(port: int, sql: str) -> str:

@@ -266,3 +266,11 @@ def test_monitor_sees_the_whole_stack_healthy(host: Any) -> None:
 
 def test_log_level_comes_from_the_variable(host: Any) -> None:
     assert env_file(host)["LOG_LEVEL"] == "info"
+
+
+def test_cut_over_brought_the_source_rows_and_kept_a_safety_dump(host: Any) -> None:
+    assert psql(host, "SELECT count(*) FROM \"Document\" WHERE id LIKE 'vercel-%'") == "1234"
+    assert psql(host, "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL") == "2"
+    dumps = sh(host, "ls /var/lib/supermark-ops/migrate/")
+    assert "target-before-migration-" in dumps and "source-" in dumps
+    assert curl(host, f"https://{DOMAIN}/api/health")[0] == 200

@@ -44,7 +44,7 @@ def migrate_command(args: argparse.Namespace) -> int:
                     status.update(f"verify {name}")
 
             if args.verify_only:
-                report = verify_only(source, target, on_table)
+                report = verify_only(source, target, on_table, args.client_image)
                 result: dict[str, object] = {"ok": report.ok, "verification": report.as_dict()}
             else:
                 summary = migrate(

@@ -84,11 +84,18 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def query_client(client_image: str = "") -> Client:
+    """psql from this machine, or from the image when this machine has none (a droplet)."""
+    if shutil.which("psql") or not client_image:
+        return Client()
+    return Client(client_image)
+
+
 def preflight(
     source: Endpoint, target: Endpoint, workdir: Path, client_image: str = "", replace: bool = False
 ) -> tuple[Preflight, Client]:
     """Read-only checks of both sides; nothing is written anywhere."""
-    local = Client()
+    local = query_client(client_image)
     src_version = _major(local.query(source, "SHOW server_version_num", read_only=True)[0][0])
     src_bytes = int(local.query(source, "SELECT pg_database_size(current_database())", read_only=True)[0][0])
     dst_version = _major(local.query(target, "SHOW server_version_num")[0][0])
@@ -107,10 +114,11 @@ def preflight(
     # the target too when a safety dump of it is due.
     need = max(src_version, dst_version) if state == "not-empty" else src_version
     client = Client()
-    if local.version("pg_dump") < need:
+    local_version = Client().version("pg_dump") if shutil.which("pg_dump") else 0
+    if local_version < need:
         if not client_image:
             raise MigrateError(
-                f"pg_dump {local.version('pg_dump')} is older than the server it must dump ({need}): "
+                f"pg_dump {local_version or '(none)'} is older than the server it must dump ({need}): "
                 f"install postgresql-client-{need} or newer, or pass "
                 f"--client-image postgres:{max(src_version, dst_version)}"
             )
@@ -220,7 +228,7 @@ def migrate(
     if verify:
         phase("verify")
         t = datetime.now(UTC)
-        summary.report = compare(Client(), source, target, on_table)
+        summary.report = compare(query_client(client_image), source, target, on_table)
         summary.seconds["verify"] = (datetime.now(UTC) - t).total_seconds()
         if not summary.report.ok:
             return summary  # still marked incomplete: a re-run starts over
@@ -229,6 +237,9 @@ def migrate(
 
 
 def verify_only(
-    source: Endpoint, target: Endpoint, on_table: Callable[[str], None] = lambda _: None
+    source: Endpoint,
+    target: Endpoint,
+    on_table: Callable[[str], None] = lambda _: None,
+    client_image: str = "",
 ) -> Report:
-    return compare(Client(), source, target, on_table)
+    return compare(query_client(client_image), source, target, on_table)
