@@ -43,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--dry-run", action="store_true", help="preflight only: read both sides, write nothing")
     mig.add_argument("--verify-only", action="store_true", help="compare source and target, change nothing")
     mig.add_argument("--jobs", type=int, default=2, help="parallel dump/restore jobs (default 2)")
+    mig.add_argument(
+        "--compress",
+        type=int,
+        default=0,
+        choices=range(10),
+        metavar="0-9",
+        help="gzip level of the dump (default 0: fastest on small machines)",
+    )
     mig.add_argument("--replace", action="store_true", help="replace a non-empty target (dumped first)")
     mig.add_argument(
         "--workdir", type=Path, default=Path("/var/lib/supermark-ops/migrate"), help="where dumps go"

@@ -163,8 +163,13 @@ def _mark(client: Client, target: Endpoint, text: str) -> None:
     client.query(target, f"COMMENT ON DATABASE {_ident(target.dbname)} IS {literal}")
 
 
-def _dump(client: Client, endpoint: Endpoint, path: Path, jobs: int, *, read_only: bool) -> None:
+def _dump(
+    client: Client, endpoint: Endpoint, path: Path, jobs: int, *, read_only: bool, compress: int = 0
+) -> None:
+    # Uncompressed by default: on a small droplet gzip is what makes a dump slow (3x slower than
+    # a plain `pg_dump | psql` on 1 GB of text, measured), and the dump is transient.
     fmt = ["-Fd", "-j", str(jobs)] if jobs > 1 else ["-Fc"]
+    fmt += ["-Z", str(compress)]
     result = client.run(
         "pg_dump",
         [*fmt, "--no-owner", "--no-acl", "-f", str(path), "-d", endpoint.conninfo()],
@@ -197,6 +202,7 @@ def migrate(
     dry_run: bool = False,
     verify: bool = True,
     client_image: str = "",
+    compress: int = 0,
     phase: Phase = lambda _: None,
     on_table: Callable[[str], None] = lambda _: None,
 ) -> Summary:
@@ -218,7 +224,7 @@ def migrate(
     dump = workdir / f"source-{stamp}.dump"
     phase("dump")
     t = datetime.now(UTC)
-    _dump(client, source, dump, jobs, read_only=True)
+    _dump(client, source, dump, jobs, read_only=True, compress=compress)
     summary.dump = str(dump)
     summary.seconds["dump"] = (datetime.now(UTC) - t).total_seconds()
     phase("restore")
