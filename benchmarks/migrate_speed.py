@@ -213,7 +213,8 @@ def write(results: dict[str, float], size: int, args: argparse.Namespace, seed_e
         "",
         "Notes: the runs go in the order ours, verify, bare, seed, each into a fresh target. The rows are "
         "random hex, so compression cannot shortcut them. Ours dumps uncompressed by default "
-        "(`--compress 0`): on 2 cores, gzip is what makes `-Fc` slow. The seed's pipe runs pg_dump and psql at the same time, "
+        "(`--compress 0`): on 2 cores, gzip is what makes `-Fc` slow. "
+        "The seed's pipe runs pg_dump and psql at the same time, "
         "where ours dumps, then restores (with `-j`), so on one dominant table the two take about as long; "
         "ours also keeps the dump, restores into the target's own role without errors, and can verify.",
         "",
