@@ -14,8 +14,10 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote
 
 import pytest
@@ -116,17 +118,39 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
-@pytest.fixture()
-def target() -> Iterator[tuple[str, int]]:
-    """PostgreSQL 16 (the stack's stand-in image), empty, with role supermark; yields (URL, port)."""
+class Target(NamedTuple):
+    url: str
+    port: int
+    db: str
+
+
+@pytest.fixture(scope="module")
+def target_server() -> Iterator[PostgresContainer]:
+    """PostgreSQL 16 (the stack's stand-in image) with role supermark, started once for the module."""
     server = PostgresContainer(TARGET_IMAGE, "target-password-123")
-    url = server.start()
-    yield url, server.port
+    server.start()
+    yield server
     server.stop()
 
 
-def target_sql(port: int, sql: str) -> str:
-    return psql(port, "supermark", sql, user="supermark", host="127.0.0.1", password="target-password-123")
+@pytest.fixture()
+def target(target_server: PostgresContainer) -> Iterator[Target]:
+    """A fresh, empty database on the 16 server, owned by supermark, for one test."""
+    db = f"t{uuid.uuid4().hex[:12]}"
+    admin = Target("", target_server.port, "supermark")
+    target_sql(admin, f"CREATE DATABASE {db} OWNER supermark")
+    yield Target(
+        f"postgresql://supermark:target-password-123@127.0.0.1:{target_server.port}/{db}",
+        target_server.port,
+        db,
+    )
+    target_sql(admin, f"DROP DATABASE {db} WITH (FORCE)")
+
+
+def target_sql(target: Target, sql: str) -> str:
+    return psql(
+        target.port, target.db, sql, user="supermark", host="127.0.0.1", password="target-password-123"
+    )
 
 
 def test_urls_from_vercel_and_neon() -> None:
@@ -161,7 +185,7 @@ def test_bad_urls_are_refused_with_the_reason(url: str, message: str) -> None:
         parse(url, what="source", require_ssl=True)
 
 
-def test_clean_migration_verifies(source: str, target: tuple[str, int], tmp_path: Path) -> None:
+def test_clean_migration_verifies(source: str, target: Target, tmp_path: Path) -> None:
     summary = migrate(
         parse(source, what="source", require_ssl=True), parse(target[0], what="target"), tmp_path
     )
@@ -169,36 +193,37 @@ def test_clean_migration_verifies(source: str, target: tuple[str, int], tmp_path
     tables = {t.name: t.target_rows for t in summary.report.tables}
     assert tables['public."Document"'] == 300000 and tables["public._prisma_migrations"] == 40
     assert summary.report.sequences['public."Document_id_seq"'] == ("300000", "300000")
-    owners = target_sql(target[1], "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
+    owners = target_sql(target, "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
     assert owners == "supermark"
     assert target_sql(
-        target[1], "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'supermark'"
+        target,
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()",
     ).startswith(MARK_COMPLETE)
     assert summary.preflight.source_version == 15 and summary.preflight.target_version == 16
 
 
-def test_differences_are_caught(source: str, target: tuple[str, int], tmp_path: Path) -> None:
+def test_differences_are_caught(source: str, target: Target, tmp_path: Path) -> None:
     src, dst = parse(source, what="source", require_ssl=True), parse(target[0], what="target")
     migrate(src, dst, tmp_path, verify=False)
-    target_sql(target[1], "UPDATE \"Document\" SET name = name || '!' WHERE id = 4242")
+    target_sql(target, "UPDATE \"Document\" SET name = name || '!' WHERE id = 4242")
     report = verify_only(src, dst)
     assert not report.ok and report.differences == [
         'table public."Document": rows 300000 -> 300000, row hash differs'
     ]
-    target_sql(target[1], 'DELETE FROM "View" WHERE id = 7; SELECT setval(\'"Team_id_seq"\', 5000)')
+    target_sql(target, 'DELETE FROM "View" WHERE id = 7; SELECT setval(\'"Team_id_seq"\', 5000)')
     differences = verify_only(src, dst).differences
     assert 'table public."View": rows 50000 -> 49999' in differences
     assert 'sequence public."Team_id_seq": 2000 -> 5000' in differences
 
 
 def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
-    source: str, target: tuple[str, int], tmp_path: Path
+    source: str, target: Target, tmp_path: Path
 ) -> None:
     src, dst = parse(source, what="source", require_ssl=True), parse(target[0], what="target")
-    target_sql(target[1], "CREATE TABLE precious (x int); INSERT INTO precious VALUES (1)")
+    target_sql(target, "CREATE TABLE precious (x int); INSERT INTO precious VALUES (1)")
     with pytest.raises(MigrateError, match="is not empty"):
         migrate(src, dst, tmp_path)
-    assert target_sql(target[1], "SELECT count(*) FROM precious") == "1"
+    assert target_sql(target, "SELECT count(*) FROM precious") == "1"
     # The safety dump of the 16 target needs pg_dump 16: this machine has 15, the target's image has 16.
     with pytest.raises(MigrateError, match="pass --client-image postgres:16"):
         migrate(src, dst, tmp_path, replace=True)
@@ -213,7 +238,7 @@ def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
     assert "TABLE public precious" in listing.stdout
 
 
-def test_dry_run_writes_nothing(source: str, target: tuple[str, int], tmp_path: Path) -> None:
+def test_dry_run_writes_nothing(source: str, target: Target, tmp_path: Path) -> None:
     summary = migrate(
         parse(source, what="source", require_ssl=True),
         parse(target[0], what="target"),
@@ -221,7 +246,7 @@ def test_dry_run_writes_nothing(source: str, target: tuple[str, int], tmp_path: 
         dry_run=True,
     )
     assert summary.preflight.target_state == "empty" and summary.report is None
-    assert target_sql(target[1], "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
+    assert target_sql(target, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -237,13 +262,11 @@ def run_cli(source: str, target: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_a_run_killed_mid_restore_is_finished_by_a_rerun(
-    source: str, target: tuple[str, int], tmp_path: Path
-) -> None:
+def test_a_run_killed_mid_restore_is_finished_by_a_rerun(source: str, target: Target, tmp_path: Path) -> None:
     proc = run_cli(source, target[0], "--workdir", str(tmp_path), "--jobs", "1")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        restoring = target_sql(target[1], "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%'")
+        restoring = target_sql(target, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%'")
         if restoring != "0":
             break
         time.sleep(0.05)
@@ -252,7 +275,8 @@ def test_a_run_killed_mid_restore_is_finished_by_a_rerun(
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     comment = target_sql(
-        target[1], "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'supermark'"
+        target,
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()",
     )
     assert comment.startswith(MARK_INCOMPLETE)
     rerun = run_cli(source, target[0], "--workdir", str(tmp_path))
@@ -264,9 +288,7 @@ def test_a_run_killed_mid_restore_is_finished_by_a_rerun(
     assert quote(SOURCE_PASSWORD, safe="") not in out + err and SOURCE_PASSWORD not in out + err
 
 
-def test_wrong_password_and_missing_database_say_so(
-    source: str, target: tuple[str, int], tmp_path: Path
-) -> None:
+def test_wrong_password_and_missing_database_say_so(source: str, target: Target, tmp_path: Path) -> None:
     bad_password = source.replace(quote(SOURCE_PASSWORD, safe=""), "wrong")
     with pytest.raises(MigrateError, match="the password was refused"):
         migrate(
@@ -280,7 +302,7 @@ def test_wrong_password_and_missing_database_say_so(
         migrate(parse(closed, what="source", require_ssl=True), parse(target[0], what="target"), tmp_path)
 
 
-def test_a_source_without_ssl_is_not_reached(source: str, target: tuple[str, int], tmp_path: Path) -> None:
+def test_a_source_without_ssl_is_not_reached(source: str, target: Target, tmp_path: Path) -> None:
     plain = source.replace("sslmode=require", "sslmode=disable")
     with pytest.raises(MigrateError, match="must use SSL"):
         migrate(parse(plain, what="source", require_ssl=True), parse(target[0], what="target"), tmp_path)
@@ -319,16 +341,16 @@ def run_module(
 
 
 def test_ansible_module_check_mode_is_preflight_then_a_real_run_verifies(
-    project_root: Path, source: str, target: tuple[str, int], tmp_path: Path
+    project_root: Path, source: str, target: Target, tmp_path: Path
 ) -> None:
     checked = run_module(project_root, source, target[0], tmp_path, "--check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert '"target_state": "empty"' in checked.stdout and "changed=0" in checked.stdout
-    assert target_sql(target[1], "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
+    assert target_sql(target, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
     real = run_module(project_root, source, target[0], tmp_path)
     assert real.returncode == 0, real.stdout + real.stderr
     assert '"ok": true' in real.stdout and "changed=1" in real.stdout
-    assert target_sql(target[1], 'SELECT count(*) FROM "Document"') == "300000"
+    assert target_sql(target, 'SELECT count(*) FROM "Document"') == "300000"
     for run in (checked, real):  # -vvv output, and the URLs were in extra vars
         assert "target-password-123" not in run.stdout + run.stderr
         assert quote(SOURCE_PASSWORD, safe="") not in run.stdout + run.stderr
