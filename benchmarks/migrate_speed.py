@@ -46,31 +46,10 @@ def source_server(gb: float) -> tuple[PostgresServer, str]:
     server = PostgresServer()
     server.start()
     require_ssl(server)
-    sock, port = str(server.socket_dir), str(server.port)
-
-    def psql(db: str, sql: str, user: str = "postgres") -> str:
-        return sh(
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            sock,
-            "-p",
-            port,
-            "-U",
-            user,
-            "-d",
-            db,
-            "-c",
-            sql,
-        )
-
-    psql("postgres", "CREATE ROLE \"default\" LOGIN PASSWORD 'bench-password'")
-    psql("postgres", 'CREATE DATABASE verceldb OWNER "default"')
+    server.sql("postgres", "CREATE ROLE \"default\" LOGIN PASSWORD 'bench-password'")
+    server.sql("postgres", 'CREATE DATABASE verceldb OWNER "default"')
     rows = int(gb * 1024**3 / 1100)  # about 1.1 kB a row, with its overhead
-    psql(
+    server.sql(
         "verceldb",
         'CREATE TABLE "Document" (id bigserial PRIMARY KEY, "teamId" int NOT NULL, name text NOT NULL, '
         'body text NOT NULL, meta jsonb, "createdAt" timestamptz NOT NULL DEFAULT now()); '
@@ -86,8 +65,8 @@ def source_server(gb: float) -> tuple[PostgresServer, str]:
         'CREATE INDEX ON "Document" ("teamId");',
         user="default",
     )
-    psql("verceldb", "VACUUM ANALYZE")
-    url = f"postgres://default:bench-password@localhost:{port}/verceldb?sslmode=require"
+    server.sql("verceldb", "VACUUM ANALYZE")
+    url = f"postgres://default:bench-password@localhost:{server.port}/verceldb?sslmode=require"
     return server, url
 
 

@@ -209,6 +209,32 @@ class PostgresServer:
             capture_output=True,
         )
 
+    def sql(self, db: str, script: str, user: str = "postgres") -> str:
+        """Run SQL (one statement or a script, read from stdin) over the local socket; its output."""
+        return subprocess.run(
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                user,
+                "-d",
+                db,
+            ],
+            input=script,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+
     def pg_isready(self) -> list[str]:
         return [
             str(self.bindir / "pg_isready"),

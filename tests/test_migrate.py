@@ -88,31 +88,10 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = PostgresServer()
     server.start()
     require_ssl(server)
-    sock = str(server.socket_dir)
     escaped = SOURCE_PASSWORD.replace("'", "''")
-    psql(server.port, "postgres", f"CREATE ROLE \"default\" LOGIN PASSWORD '{escaped}'", host=sock)
-    psql(server.port, "postgres", 'CREATE DATABASE verceldb OWNER "default"', host=sock)
-    subprocess.run(
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            sock,
-            "-p",
-            str(server.port),
-            "-U",
-            "default",
-            "-d",
-            "verceldb",
-        ],
-        input=SCHEMA,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
+    server.sql("postgres", f"CREATE ROLE \"default\" LOGIN PASSWORD '{escaped}'")
+    server.sql("postgres", 'CREATE DATABASE verceldb OWNER "default"')
+    server.sql("verceldb", SCHEMA, user="default")
     password = quote(SOURCE_PASSWORD, safe="")
     yield f"postgres://default:{password}@localhost:{server.port}/verceldb?sslmode=require"
     server.cleanup()

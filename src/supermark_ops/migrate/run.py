@@ -23,15 +23,15 @@ from supermark_ops.migrate.verify import Report, compare
 MARK_INCOMPLETE = "supermark-ops migration: incomplete"
 MARK_COMPLETE = "supermark-ops migration: complete"
 
-USER_OBJECTS_SQL = (
-    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+SOURCE_FACTS_SQL = "SELECT current_setting('server_version_num'), pg_database_size(current_database())"
+TARGET_FACTS_SQL = (
+    "SELECT current_setting('server_version_num'), current_user, "
+    "(SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
-    "AND n.nspname NOT LIKE 'pg_temp%'"
-)
-COMMENT_SQL = (
-    # Prefixed, so an empty comment is still a row psql prints.
-    "SELECT 'c:' || coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
-    "WHERE datname = current_database()"
+    "AND n.nspname NOT LIKE 'pg_temp%'), "
+    # Prefixed, so an empty comment is still a field psql prints.
+    "'c:' || coalesce((SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+    "WHERE datname = current_database()), '')"
 )
 
 
@@ -96,12 +96,11 @@ def preflight(
 ) -> tuple[Preflight, Client]:
     """Read-only checks of both sides; nothing is written anywhere."""
     local = query_client(client_image)
-    src_version = _major(local.query(source, "SHOW server_version_num", read_only=True)[0][0])
-    src_bytes = int(local.query(source, "SELECT pg_database_size(current_database())", read_only=True)[0][0])
-    dst_version = _major(local.query(target, "SHOW server_version_num")[0][0])
-    role = local.query(target, "SELECT current_user")[0][0]
-    objects = int(local.query(target, USER_OBJECTS_SQL)[0][0])
-    comment = local.query(target, COMMENT_SQL)[0][0].removeprefix("c:")
+    # One session a side (each costs a connection and, to the source, a TLS handshake).
+    src_num, src_size = local.query(source, SOURCE_FACTS_SQL, read_only=True)[0]
+    src_version, src_bytes = _major(src_num), int(src_size)
+    dst_num, role, objects_text, comment = local.query(target, TARGET_FACTS_SQL)[0]
+    dst_version, objects, comment = _major(dst_num), int(objects_text), comment.removeprefix("c:")
     state = (
         "empty" if objects == 0 else ("incomplete" if comment.startswith(MARK_INCOMPLETE) else "not-empty")
     )
@@ -135,7 +134,7 @@ def preflight(
     if free < src_bytes:
         raise MigrateError(
             f"{workdir} has {free // 2**20} MiB free; the source database is {src_bytes // 2**20} MiB. "
-            "Free space or pass another --workdir (the dump is compressed, but plan for the full size)."
+            "Free space or pass another --workdir (dumps are uncompressed by default)."
         )
     notes = [*source.notes, *target.notes]
     return (
