@@ -28,7 +28,7 @@ options:
     type: str
     required: true
   jobs:
-    description: Parallel dump and restore jobs.
+    description: Parallel jobs building indexes and constraints on the target.
     type: int
     default: 2
   replace:

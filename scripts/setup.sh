@@ -8,7 +8,7 @@ set -euo pipefail
 SMOPS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SMOPS_STATE="${SMOPS_STATE:-$SMOPS_ROOT/.state}"
 SMOPS_VENV="${SMOPS_VENV:-$SMOPS_ROOT/.venv}"
-SMOPS_APT_PACKAGES=(docker.io debootstrap python3 python3-venv git curl ca-certificates openssh-client
+SMOPS_APT_PACKAGES=(docker.io debootstrap age python3 python3-venv git curl ca-certificates openssh-client
                     debian-archive-keyring gnupg postgresql postgresql-client jq time)
 # The Ubuntu archive keyring (trust root for the Ubuntu 24.04 image); pinned by hash.
 SMOPS_UBUNTU_KEYRING_DEB="pool/main/u/ubuntu-keyring/ubuntu-keyring_2023.11.28.1_all.deb"

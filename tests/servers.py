@@ -121,6 +121,7 @@ class WebhookReceiver:
     """Collects the JSON bodies POSTed to it; can be told to fail."""
 
     received: list[dict[str, Any]] = field(default_factory=list)
+    pings: list[str] = field(default_factory=list)  # paths of GET requests (ping URLs)
     fail: bool = False
     url: str = ""  # set by start()
 
@@ -128,6 +129,11 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                receiver.pings.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if receiver.fail:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import requests
 
@@ -124,6 +124,28 @@ class WebhookChannel:
     def send(self, alert: Alert) -> None:
         resp = requests.post(self.url, json=self.payload(alert), timeout=self.timeout)
         resp.raise_for_status()
+
+
+def channels(cfg: Mapping[str, Any]) -> list[Channel]:
+    """The channels of an `alerts` settings block ({smtp: {...}, webhooks: [...]}), as the
+    monitor and the backup tools read it from their config files."""
+    out: list[Channel] = []
+    if smtp := cfg.get("smtp"):
+        out.append(
+            SMTPChannel(
+                host=smtp["host"],
+                port=int(smtp.get("port", 587)),
+                sender=smtp["sender"],
+                recipients=smtp["recipients"],
+                username=smtp.get("username", ""),
+                password=smtp.get("password", ""),
+                starttls=bool(smtp.get("starttls", True)),
+                tls=bool(smtp.get("tls", False)),
+            )
+        )
+    for hook in cfg.get("webhooks") or []:
+        out.append(WebhookChannel(url=hook["url"], style=hook.get("style", "generic")))
+    return out
 
 
 def dispatch(alerts: Iterable[Alert], channels: Sequence[Channel]) -> list[str]:

@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mig.add_argument("--dry-run", action="store_true", help="preflight only: read both sides, write nothing")
     mig.add_argument("--verify-only", action="store_true", help="compare source and target, change nothing")
-    mig.add_argument("--jobs", type=int, default=2, help="parallel dump/restore jobs (default 2)")
+    mig.add_argument(
+        "--jobs", type=int, default=2, help="parallel jobs building indexes and constraints (default 2)"
+    )
     mig.add_argument(
         "--compress",
         type=int,
@@ -61,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run pg_dump/pg_restore from this image when the local ones are too old",
     )
     mig.add_argument("--json", action="store_true", help="print a JSON summary instead of tables")
+    from supermark_ops.backup.cli import add_parser
+
+    add_parser(sub)
     return parser
 
 
@@ -105,6 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from supermark_ops.migrate.cli import migrate_command
 
         return migrate_command(args)
+    if args.command == "backup":
+        from supermark_ops.backup.cli import backup_command
+
+        _logging(args.log_file)
+        return backup_command(args)
     return monitor(args)
 
 

@@ -1,16 +1,24 @@
 """S3-compatible object storage (MinIO, DigitalOcean Spaces, AWS): small pieces.
 
 A SigV4 signer over `requests`, so a signed request costs no boto3 import
-(the monitor runs every few minutes and stays small). The signer is checked
-against botocore's in the tests.
+(the monitor runs every few minutes and stays small, and the host's venv has
+no botocore). The signer is checked against botocore's in the tests. `Bucket`
+is the little client the backups use: list, get, put, delete, path style.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
+from pathlib import Path
+from typing import IO
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import requests
 
@@ -30,7 +38,7 @@ def sign_v4(
     payload_sha256: str = EMPTY_SHA256,
     now: datetime | None = None,
 ) -> dict[str, str]:
-    """The headers that sign a request with AWS Signature Version 4 (service s3, no query string)."""
+    """The headers that sign a request with AWS Signature Version 4 (service s3)."""
     now = now or datetime.now(UTC)
     amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     parts = urlsplit(url)
@@ -39,8 +47,11 @@ def sign_v4(
     canonical = "\n".join(
         [
             method.upper(),
-            quote(parts.path or "/", safe="/~"),
-            "",
+            quote(unquote(parts.path) or "/", safe="/-_.~"),
+            "&".join(
+                f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+                for k, v in sorted(parse_qsl(parts.query, keep_blank_values=True))
+            ),
             "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
             signed,
             payload_sha256,
@@ -65,3 +76,119 @@ def head_bucket(
     """A signed HEAD on the bucket, path style (MinIO needs it; Spaces and AWS accept it)."""
     url = f"{endpoint.rstrip('/')}/{quote(bucket)}"
     return requests.head(url, headers=sign_v4("HEAD", url, access_key, secret_key, region), timeout=timeout)
+
+
+class S3Error(Exception):
+    """An object storage request failed; the message says which, and what the server said."""
+
+
+@dataclass(frozen=True)
+class Object:
+    key: str
+    size: int
+    etag: str
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]  # AWS answers in a namespace, MinIO and others may not
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bucket (and optionally a key prefix inside it) on an S3-compatible endpoint."""
+
+    endpoint: str
+    bucket: str
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    region: str = "us-east-1"
+    prefix: str = ""
+    timeout: float = 60.0
+    attempts: int = 3
+
+    def label(self) -> str:
+        return f"s3 {self.endpoint.rstrip('/')}/{self.bucket}/{self.prefix}"
+
+    def _url(self, key: str = "", query: dict[str, str] | None = None) -> str:
+        path = f"/{quote(self.bucket)}" + (f"/{quote(self.prefix + key, safe='/-_.~')}" if key else "")
+        return self.endpoint.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
+
+    def _request(
+        self,
+        method: str,
+        key: str = "",
+        query: dict[str, str] | None = None,
+        body: IO[bytes] | None = None,
+        payload_sha256: str = EMPTY_SHA256,
+        stream: bool = False,
+        ok: tuple[int, ...] = (200,),
+    ) -> requests.Response:
+        url = self._url(key, query)
+        for attempt in range(1, self.attempts + 1):
+            if body is not None:
+                body.seek(0)
+            headers = sign_v4(method, url, self.access_key, self.secret_key, self.region, payload_sha256)
+            try:
+                resp = requests.request(
+                    method, url, headers=headers, data=body, stream=stream, timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                if attempt == self.attempts:
+                    raise S3Error(
+                        f"{self.label()} unreachable ({type(exc).__name__}): check the endpoint, the network"
+                    ) from None
+            else:
+                if resp.status_code in ok:
+                    return resp
+                if resp.status_code < 500 or attempt == self.attempts:
+                    code = ET.fromstring(resp.content).findtext("Code") if resp.content[:1] == b"<" else ""
+                    hint = {403: "check the access key and secret", 404: "check the bucket name"}.get(
+                        resp.status_code, ""
+                    )
+                    raise S3Error(
+                        f"{method} {self.label()}{key}: HTTP {resp.status_code} {code or ''} {hint}".rstrip()
+                    )
+            time.sleep(2 ** (attempt - 1))  # a dropped connection or a 5xx: try again shortly
+        raise AssertionError("unreachable")
+
+    def list(self, prefix: str = "") -> Iterator[Object]:
+        """Every object under prefix+prefix (ListObjectsV2, all pages), keys without our prefix."""
+        query = {"list-type": "2", "prefix": self.prefix + prefix}
+        while True:
+            root = ET.fromstring(self._request("GET", query=query).content)
+            for item in root:
+                if _local(item.tag) != "Contents":
+                    continue
+                fields = {_local(child.tag): child.text or "" for child in item}
+                key = fields["Key"].removeprefix(self.prefix)
+                yield Object(key, int(fields.get("Size", "0")), fields.get("ETag", "").strip('"'))
+            fields = {_local(child.tag): child.text or "" for child in root}
+            if fields.get("IsTruncated") != "true" or not fields.get("NextContinuationToken"):
+                return
+            query = {**query, "continuation-token": fields["NextContinuationToken"]}
+
+    def head(self, key: str) -> Object | None:
+        resp = self._request("HEAD", key, ok=(200, 404))
+        if resp.status_code == 404:
+            return None
+        return Object(
+            key, int(resp.headers.get("Content-Length", "0")), resp.headers.get("ETag", "").strip('"')
+        )
+
+    def download(self, key: str, path: Path) -> None:
+        """The object into path (written whole or not at all)."""
+        tmp = path.with_name(f".{path.name}.partial")
+        with self._request("GET", key, stream=True) as resp, tmp.open("wb") as out:
+            for chunk in resp.iter_content(1 << 20):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+
+    def upload(self, key: str, path: Path, sha256: str) -> None:
+        """One PUT (up to 5 GiB on S3 and Spaces), signed over the file's sha256."""
+        with path.open("rb") as body:
+            self._request("PUT", key, body=body, payload_sha256=sha256)
+
+    def delete(self, key: str) -> None:
+        self._request("DELETE", key, ok=(200, 204))

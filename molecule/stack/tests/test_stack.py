@@ -259,7 +259,7 @@ def test_monitor_sees_the_whole_stack_healthy(host: Any) -> None:
         'echo "$out"',
     )
     report = json.loads(out)
-    for check in ("app", "postgres", "storage", "compose", "tls"):
+    for check in ("app", "postgres", "storage", "compose", "tls", "backups", "drill"):
         assert report[check] == "healthy", (check, report)
     assert report["tinybird"] == "not_configured" and report["trigger"] == "not_configured"
 
@@ -274,3 +274,44 @@ def test_cut_over_brought_the_source_rows_and_kept_a_safety_dump(host: Any) -> N
     dumps = sh(host, "ls /var/lib/supermark-ops/migrate/")
     assert "target-before-migration-" in dumps and "source-" in dumps
     assert curl(host, f"https://{DOMAIN}/api/health")[0] == 200
+
+
+BACKUP = "/opt/supermark-ops/venv/bin/supermark-ops backup --config /etc/supermark-ops/backup.yml --json"
+
+
+def test_backup_timers_are_scheduled_and_the_first_runs_passed(host: Any) -> None:
+    for timer in ("supermark-ops-backup.timer", "supermark-ops-drill.timer"):
+        assert host.service(timer).is_enabled and host.service(timer).is_running
+    assert "Persistent=true" in sh(host, "systemctl cat supermark-ops-backup.timer")
+    assert host.file("/etc/supermark-ops/backup.yml").mode == 0o600
+    assert host.file("/var/backups/supermark").mode == 0o700
+    for run in ("backup", "drill"):
+        assert json.loads(sh(host, f"cat /var/lib/supermark-ops/{run}-last.json"))["passed"] is True
+    # The restore in side_effect.yml kept the state before it as a safety backup.
+    listing = json.loads(sh(host, f"{BACKUP} list"))
+    assert len([b for b in listing if b["complete"]]) >= 3
+
+
+def test_backup_and_restore_bring_back_rows_and_documents(host: Any) -> None:
+    key = f"backup-{uuid.uuid4().hex}.bin"
+    sh(host, "head -c 200000 /dev/urandom > /tmp/doc.bin")
+    assert curl(host, presign(host, key, "put"), "-X", "PUT", "--data-binary", "@/tmp/doc.bin")[0] == 200
+    before = psql(host, 'SELECT count(*) FROM "Document"')
+    sh(host, "systemctl start supermark-ops-backup.service")
+    newest = json.loads(sh(host, "cat /var/lib/supermark-ops/backup-last.json"))
+    assert newest["passed"] and newest["documents"] >= 1
+    manifest = json.loads(sh(host, f"cat /var/backups/supermark/{newest['backup']}.manifest.json"))
+    assert key in manifest["documents"] and "public._prisma_migrations" in manifest["tables"]
+    # Damage: rows gone, the document overwritten.
+    psql(host, 'DELETE FROM "Document"')
+    sh(host, "head -c 1000 /dev/urandom > /tmp/other.bin")
+    assert curl(host, presign(host, key, "put"), "-X", "PUT", "--data-binary", "@/tmp/other.bin")[0] == 200
+    restored = json.loads(sh(host, f"{BACKUP} restore --yes --name {newest['backup']}"))
+    assert restored["passed"] and restored["documents_uploaded"] == 1
+    assert psql(host, 'SELECT count(*) FROM "Document"') == before
+    assert curl(host, presign(host, key, "get"), out="/tmp/back.bin")[0] == 200
+    assert sh(host, "sha256sum < /tmp/doc.bin") == sh(host, "sha256sum < /tmp/back.bin")
+    assert curl(host, f"https://{DOMAIN}/api/health")[0] == 200
+    sh(host, "systemctl start supermark-ops-drill.service")
+    drill = json.loads(sh(host, "cat /var/lib/supermark-ops/drill-last.json"))
+    assert drill["passed"] and drill["backup"] > newest["backup"]  # the newest is now the safety backup

@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from supermark_ops.migrate.errors import MigrateError
 from supermark_ops.migrate.urls import Endpoint
@@ -85,25 +86,48 @@ class Client:
         mounts: Sequence[Path] = (),
         timeout: float | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        env = {
+        return subprocess.run(
+            self.argv(program, args, mounts),
+            env=self._env(program, endpoint, options),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def popen(
+        self,
+        program: str,
+        args: Sequence[str],
+        endpoint: Endpoint,
+        *,
+        options: str = "",
+        stdin: int | IO[bytes] | None = subprocess.DEVNULL,
+        stdout: int | IO[bytes] | None = None,
+        stderr: IO[bytes],
+    ) -> subprocess.Popen[bytes]:
+        """The program started with binary pipes, for streaming one program's output into another."""
+        return subprocess.Popen(
+            self.argv(program, args),
+            env=self._env(program, endpoint, options),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+        )
+
+    def _env(self, program: str, endpoint: Endpoint, options: str) -> dict[str, str]:
+        """The password and settings go in the environment, never in argv."""
+        if not self.image and shutil.which(program) is None:
+            raise MigrateError(
+                f"{program} is not installed: apt-get install postgresql-client (or pass --client-image)."
+            )
+        return {
             **os.environ,
             **endpoint.env(),
             "PGCONNECT_TIMEOUT": os.environ.get("PGCONNECT_TIMEOUT", "10"),
             "PGOPTIONS": f"{_TEXT_SETTINGS} {options}".strip(),
             "PGAPPNAME": "supermark-ops-migrate",
         }
-        if not self.image and shutil.which(program) is None:
-            raise MigrateError(
-                f"{program} is not installed: apt-get install postgresql-client (or pass --client-image)."
-            )
-        return subprocess.run(
-            self.argv(program, args, mounts),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
 
     def query(self, endpoint: Endpoint, sql: str, *, read_only: bool = False) -> list[list[str]]:
         """Rows of a query, as text fields (tab-separated by psql)."""

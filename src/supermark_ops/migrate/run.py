@@ -1,4 +1,5 @@
-"""The migration: preflight (read-only), dump, restore into the target's role, verify.
+"""The migration: preflight (read-only), dump streamed into the restore (into the target's
+role), indexes and constraints in parallel, verify.
 
 Safety: the source is only ever read (read-only sessions). The target must be
 empty, unless `replace` is given (then it is dumped first), or unless it
@@ -9,7 +10,10 @@ restore and replaced by "complete" only after a matching verification.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -162,28 +166,66 @@ def _mark(client: Client, target: Endpoint, text: str) -> None:
     client.query(target, f"COMMENT ON DATABASE {_ident(target.dbname)} IS {literal}")
 
 
-def _dump(
-    client: Client, endpoint: Endpoint, path: Path, jobs: int, *, read_only: bool, compress: int = 0
-) -> None:
-    # Uncompressed by default: on a small droplet gzip is what makes a dump slow (3x slower than
-    # a plain `pg_dump | psql` on 1 GB of text, measured), and the dump is transient.
-    fmt = ["-Fd", "-j", str(jobs)] if jobs > 1 else ["-Fc"]
-    fmt += ["-Z", str(compress)]
+def _dump(client: Client, endpoint: Endpoint, path: Path) -> None:
+    """A whole-database dump to a file (the safety dump of a target about to be replaced)."""
     result = client.run(
         "pg_dump",
-        [*fmt, "--no-owner", "--no-acl", "-f", str(path), "-d", endpoint.conninfo()],
+        ["-Fc", "--no-owner", "--no-acl", "-f", str(path), "-d", endpoint.conninfo()],
         endpoint,
-        options=READ_ONLY if read_only else "",
+        options=READ_ONLY,
         mounts=[path.parent],
     )
     if result.returncode != 0:
         raise MigrateError("pg_dump failed: " + explain(result.stderr, endpoint))
 
 
-def _restore(client: Client, target: Endpoint, path: Path, jobs: int) -> None:
+def _stream(client: Client, source: Endpoint, target: Endpoint, path: Path, compress: int) -> None:
+    """One pg_dump of the source, read once: its bytes go to the kept dump file and, at the same
+    time, into pg_restore for the schema and the data (as the seed's `pg_dump | psql` does, so the
+    restore never waits for the whole dump). Indexes and constraints follow, in parallel, from the
+    kept file (_post_data)."""
+    # Uncompressed by default: on a small droplet gzip is what makes a dump slow (3x slower than
+    # a plain `pg_dump | psql` on 1 GB of text, measured), and the dump is transient.
+    dump_args = ["-Fc", "-Z", str(compress), "--no-owner", "--no-acl", "-d", source.conninfo()]
+    restore_args = ["--no-owner", "--no-acl", "--exit-on-error", "--section=pre-data", "--section=data"]
+    with (
+        tempfile.TemporaryFile() as dump_err,
+        tempfile.TemporaryFile() as restore_err,
+        path.open("wb") as out,
+    ):
+        dump = client.popen(
+            "pg_dump", dump_args, source, options=READ_ONLY, stdout=subprocess.PIPE, stderr=dump_err
+        )
+        restore_args += ["-d", target.conninfo()]
+        restore = client.popen("pg_restore", restore_args, target, stdin=subprocess.PIPE, stderr=restore_err)
+        assert dump.stdout is not None and restore.stdin is not None
+        try:
+            while chunk := dump.stdout.read(1 << 20):
+                out.write(chunk)
+                restore.stdin.write(chunk)
+            restore.stdin.close()
+        except BrokenPipeError:
+            dump.terminate()  # pg_restore stopped on an error: no point dumping on
+        finally:
+            dump.stdout.close()
+            dump_code, restore_code = dump.wait(), restore.wait()
+            out.flush()
+            os.fsync(out.fileno())
+        for code, err, endpoint, what in (
+            (dump_code, dump_err, source, "pg_dump"),
+            (restore_code, restore_err, target, "pg_restore"),
+        ):
+            if code != 0:
+                err.seek(0)
+                text = err.read().decode(errors="replace")
+                raise MigrateError(f"{what} failed: " + explain(text, endpoint))
+
+
+def _post_data(client: Client, target: Endpoint, path: Path, jobs: int) -> None:
+    args = ["--no-owner", "--no-acl", "--exit-on-error", "--section=post-data", "-j", str(jobs)]
     result = client.run(
         "pg_restore",
-        ["--no-owner", "--no-acl", "--exit-on-error", "-j", str(jobs), "-d", target.conninfo(), str(path)],
+        [*args, "-d", target.conninfo(), str(path)],
         target,
         mounts=[path.parent],
     )
@@ -215,21 +257,21 @@ def migrate(
     if pre.target_state == "not-empty":
         phase("safety dump of the target")
         safety = workdir / f"target-before-migration-{stamp}.dump"
-        _dump(client, target, safety, 1, read_only=True)
+        _dump(client, target, safety)
         summary.safety_dump = str(safety)
     if pre.target_state != "empty":
         _reset(client, target)
     _mark(client, target, f"{MARK_INCOMPLETE} (started {stamp} from {source.label()})")
     dump = workdir / f"source-{stamp}.dump"
-    phase("dump")
+    phase("dump and restore (schema, data)")
     t = datetime.now(UTC)
-    _dump(client, source, dump, jobs, read_only=True, compress=compress)
+    _stream(client, source, target, dump, compress)
     summary.dump = str(dump)
-    summary.seconds["dump"] = (datetime.now(UTC) - t).total_seconds()
-    phase("restore")
+    summary.seconds["dump and restore"] = (datetime.now(UTC) - t).total_seconds()
+    phase("indexes and constraints")
     t = datetime.now(UTC)
-    _restore(client, target, dump, jobs)
-    summary.seconds["restore"] = (datetime.now(UTC) - t).total_seconds()
+    _post_data(client, target, dump, jobs)
+    summary.seconds["indexes and constraints"] = (datetime.now(UTC) - t).total_seconds()
     if verify:
         phase("verify")
         t = datetime.now(UTC)

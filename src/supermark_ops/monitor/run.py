@@ -8,14 +8,12 @@ and alerts on change through the shared alerts module.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 import yaml
 
 from supermark_ops import alerts
+from supermark_ops.locks import single_run
 from supermark_ops.monitor import checks
 from supermark_ops.monitor.checks import Result
 
@@ -127,43 +126,6 @@ def report(results: dict[str, Result], now: datetime) -> dict[str, Any]:
     return {**statuses, "status": overall, "checked_at": now.isoformat(), "details": details}
 
 
-def channels(cfg: dict[str, Any]) -> list[alerts.Channel]:
-    out: list[alerts.Channel] = []
-    a = cfg.get("alerts") or {}
-    if smtp := a.get("smtp"):
-        out.append(
-            alerts.SMTPChannel(
-                host=smtp["host"],
-                port=int(smtp.get("port", 587)),
-                sender=smtp["sender"],
-                recipients=smtp["recipients"],
-                username=smtp.get("username", ""),
-                password=smtp.get("password", ""),
-                starttls=bool(smtp.get("starttls", True)),
-                tls=bool(smtp.get("tls", False)),
-            )
-        )
-    for hook in a.get("webhooks") or []:
-        out.append(alerts.WebhookChannel(url=hook["url"], style=hook.get("style", "generic")))
-    return out
-
-
-@contextmanager
-def single_run(lock_file: Path) -> Iterator[bool]:
-    """Yields False when a previous run still holds the lock (runs never overlap)."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def run(cfg: dict[str, Any], now: datetime | None = None, send: bool = True) -> Outcome:
     state_dir = Path(cfg.get("state_dir", "/var/lib/supermark-ops"))
     with single_run(state_dir / "monitor.lock") as got_lock:
@@ -182,7 +144,7 @@ def run(cfg: dict[str, Any], now: datetime | None = None, send: bool = True) -> 
         )
         statuses = {name: (d["status"], d["reason"]) for name, d in result["details"].items()}
         due = tracker.update(statuses, now)
-        failed = alerts.dispatch(due, channels(cfg)) if send else []
+        failed = alerts.dispatch(due, alerts.channels(cfg.get("alerts") or {})) if send else []
         for line in (
             f"{n}: {d['status']}{' - ' + d['reason'] if d['reason'] else ''}"
             for n, d in result["details"].items()

@@ -1,0 +1,429 @@
+"""Backups against a real PostgreSQL 16 (the stack's stand-in image, reached by `docker exec`
+as on the droplet) and a real S3-compatible server (moto's), with faults injected one at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto.server import ThreadedMotoServer
+
+from servers import PostgresContainer, WebhookReceiver, free_port
+from supermark_ops.backup.retention import Policy, backup_name
+from supermark_ops.backup.run import Setup, apply_retention, backup, run_backup, run_drill, run_restore
+from supermark_ops.backup.store import Store
+from supermark_ops.monitor import checks
+from test_retention import expected_after
+
+IMAGE = "supermark-ops/standin-postgres:1"
+SCHEMA = """
+CREATE TYPE "Role" AS ENUM ('ADMIN', 'MEMBER');
+CREATE TABLE "_prisma_migrations" (id varchar(36) PRIMARY KEY, migration_name text NOT NULL);
+CREATE TABLE "Team" (id text PRIMARY KEY, name text NOT NULL, role "Role" NOT NULL DEFAULT 'MEMBER');
+CREATE TABLE "Document" (id bigserial PRIMARY KEY, "teamId" text NOT NULL REFERENCES "Team"(id),
+  file text NOT NULL, meta jsonb, thumb bytea, "createdAt" timestamptz NOT NULL DEFAULT now());
+INSERT INTO "_prisma_migrations" VALUES ('m1', '20240101000000_init');
+INSERT INTO "Team" SELECT 't' || i, 'team ' || i FROM generate_series(1, 50) i;
+INSERT INTO "Document" ("teamId", file, meta, thumb)
+  SELECT 't' || (1 + i % 50), 'docs/' || i || '.pdf', jsonb_build_object('pages', i), sha256(i::text::bytea)
+  FROM generate_series(1, 20000) i;
+"""
+FINGERPRINT = (
+    "SELECT (SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM \"Team\" t) || "
+    "(SELECT md5(string_agg(d::text, ',' ORDER BY id)) FROM \"Document\" d)"
+)
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PostgresContainer]:
+    server = PostgresContainer(IMAGE, "backup-test-password")
+    server.start()
+    yield server
+    server.stop()
+
+
+def psql(pg: PostgresContainer, sql: str, db: str = "supermark") -> str:
+    return subprocess.run(
+        ["docker", "exec", "-i", pg.name, "psql", "-XqAt", "-vON_ERROR_STOP=1", "-Usupermark", "-d", db],
+        input=sql,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+
+
+@pytest.fixture()
+def db(pg: PostgresContainer) -> Iterator[str]:
+    """The app's database, freshly seeded for each test."""
+    psql(pg, "DROP DATABASE IF EXISTS supermark WITH (FORCE); CREATE DATABASE supermark;", "postgres")
+    psql(pg, SCHEMA)
+    yield pg.name
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture()
+def s3(s3_server: str) -> Iterator[Any]:
+    """Fresh buckets for each test: the app's documents and an off-site target."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    for bucket in ("supermark", "offsite"):
+        client.create_bucket(Bucket=bucket)
+    yield client
+    for bucket in ("supermark", "offsite"):
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                client.delete_object(Bucket=bucket, Key=obj["Key"])
+        client.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture()
+def hook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+def bucket_cfg(endpoint: str, bucket: str, **extra: str) -> dict[str, str]:
+    return {"endpoint": endpoint, "bucket": bucket, "access_key": "testing", "secret_key": "testing", **extra}
+
+
+@pytest.fixture()
+def cfg(tmp_path: Path, db: str, s3: Any, s3_server: str, hook: WebhookReceiver) -> dict[str, Any]:
+    return {
+        "host": "test-droplet",
+        "directory": str(tmp_path / "backups"),
+        "state_dir": str(tmp_path / "state"),
+        "postgres": {"container": db, "user": "supermark", "database": "supermark"},
+        "documents": bucket_cfg(s3_server, "supermark"),
+        "offsite": bucket_cfg(s3_server, "offsite", prefix="droplet-1/"),
+        "alerts": {"webhooks": [{"url": hook.url}]},
+        "ping_url": hook.url.replace("/hook", "/ping"),
+    }
+
+
+def put_documents(s3: Any, count: int, start: int = 0) -> dict[str, bytes]:
+    docs = {f"team{i % 3}/doc-{i}.pdf": os.urandom(1000 + i * 37) for i in range(start, start + count)}
+    for key, body in docs.items():
+        s3.put_object(Bucket="supermark", Key=key, Body=body)
+    return docs
+
+
+def bucket_contents(s3: Any, bucket: str = "supermark") -> dict[str, bytes]:
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            out[obj["Key"]] = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+    return out
+
+
+def manifests(cfg: dict[str, Any]) -> list[str]:
+    return sorted(p.name for p in Path(cfg["directory"]).glob("*.manifest.json"))
+
+
+# -- the round trip ----------------------------------------------------------------
+
+
+def test_round_trip_restores_identical_rows_and_byte_identical_documents(
+    cfg: dict[str, Any], pg: PostgresContainer, s3: Any, hook: WebhookReceiver
+) -> None:
+    docs = put_documents(s3, 12)
+    before = psql(pg, FINGERPRINT)
+    result = run_backup(cfg)
+    assert result["passed"], result
+    assert result["rows"] == 20051 and result["documents"] == 12
+    manifest = json.loads((Path(cfg["directory"]) / f"{result['backup']}.manifest.json").read_text())
+    assert manifest["tables"] == {"public.Document": 20000, "public.Team": 50, "public._prisma_migrations": 1}
+    assert manifest["server_version"].startswith("16")
+    # Off-site: the dump, the manifest and every document, under the prefix.
+    offsite = set(bucket_contents(s3, "offsite"))
+    assert {f"droplet-1/{result['backup']}.dump", f"droplet-1/{result['backup']}.manifest.json"} <= offsite
+    assert len([k for k in offsite if k.startswith("droplet-1/documents/")]) == 12
+    assert hook.pings == ["/ping"] and hook.received == []
+
+    # Disaster: rows changed and deleted, a document deleted, one overwritten, one added.
+    psql(pg, 'DELETE FROM "Document" WHERE id % 3 = 0; UPDATE "Team" SET name = \'x\';')
+    s3.delete_object(Bucket="supermark", Key="team0/doc-0.pdf")
+    s3.put_object(Bucket="supermark", Key="team1/doc-1.pdf", Body=b"overwritten")
+    s3.put_object(Bucket="supermark", Key="new.pdf", Body=b"uploaded after the backup")
+    restored = run_restore(cfg, name=result["backup"])
+    assert restored["passed"] and restored["restored"] == result["backup"]
+    assert psql(pg, FINGERPRINT) == before
+    now = bucket_contents(s3)
+    assert {k: now[k] for k in docs} == docs  # byte-identical
+    assert now["new.pdf"] == b"uploaded after the backup"  # nothing is lost: newer files stay
+    assert restored["documents_uploaded"] == 2
+    # The state before the restore was kept as a backup of its own.
+    safety = json.loads((Path(cfg["directory"]) / f"{restored['safety_backup']}.manifest.json").read_text())
+    assert safety["tables"]["public.Document"] == 20000 - 6666
+
+
+def test_documents_are_mirrored_incrementally(cfg: dict[str, Any], s3: Any) -> None:
+    put_documents(s3, 5)
+    setup = Setup.of({**cfg, "offsite": None})
+    first = backup(setup, now=datetime(2026, 11, 1, 3, tzinfo=UTC))
+    put_documents(s3, 2, start=100)
+    downloads: list[str] = []
+    original = type(setup.documents).download  # type: ignore[union-attr]
+
+    def counting(self: Any, key: str, path: Path) -> None:
+        downloads.append(key)
+        original(self, key, path)
+
+    type(setup.documents).download = counting  # type: ignore[union-attr, method-assign]
+    try:
+        second = backup(setup, now=datetime(2026, 11, 2, 3, tzinfo=UTC))
+    finally:
+        type(setup.documents).download = original  # type: ignore[union-attr, method-assign]
+    assert first["documents"] == 5 and second["documents"] == 7
+    assert sorted(downloads) == ["team1/doc-100.pdf", "team2/doc-101.pdf"]
+
+
+def test_drill_restores_into_a_scratch_database_and_the_monitor_sees_it(
+    cfg: dict[str, Any], pg: PostgresContainer, s3: Any
+) -> None:
+    put_documents(s3, 3)
+    assert run_backup(cfg)["passed"]
+    # The app keeps writing while the drill runs: the drill compares with the manifest, not the live db.
+    psql(pg, "INSERT INTO \"Team\" VALUES ('late', 'late team')")
+    cfg["drill_result"] = str(Path(cfg["state_dir"]) / "drill-last.json")
+    result = run_drill(cfg)
+    assert result["passed"], result
+    assert result["rows"] == 20051
+    assert "supermark_restore_drill" not in psql(pg, "SELECT datname FROM pg_database", "postgres")
+    state = Path(cfg["state_dir"])
+    assert checks.restore_drill(state / "drill-last.json").status == "healthy"
+    assert checks.newest_backup(Path(cfg["directory"]), 26).status == "healthy"
+
+
+# -- retention -----------------------------------------------------------------------
+
+
+def fake_backup(store: Store, at: datetime, docs: dict[str, dict[str, Any]]) -> str:
+    """What a run leaves (a dump and a manifest), without dumping: retention only reads names."""
+    name = backup_name(at)
+    store.dump_path(name).write_bytes(b"dump")
+    store.write_manifest(name, {"name": name, "documents": docs, "tables": {}})
+    return name
+
+
+def test_a_year_of_runs_keeps_exactly_the_expected_set_and_nothing_foreign(tmp_path: Path) -> None:
+    store = Store(tmp_path / "backups")
+    store.prepare()
+    setup = Setup.of({"directory": str(store.root), "postgres": {"container": "unused"}})
+    foreign = [store.root / "supermark-notes.txt", store.root / "my-own.dump", store.root / "documents" / "x"]
+    for path in foreign:
+        path.write_text("not the tool's")
+    start, taken = datetime(2026, 1, 1, 3, 15, tzinfo=UTC), []
+    unfinished = backup_name(start + timedelta(days=100, hours=1))
+    for day in range(365):
+        at = start + timedelta(days=day)
+        taken.append(at)
+        # Each night's backup refers to a document of its own, and to one every backup shares.
+        sha_day, sha_all = f"{day:064x}", "f" * 64
+        for sha in (sha_day, sha_all):
+            store.object_path(sha).parent.mkdir(exist_ok=True)
+            store.object_path(sha).write_bytes(b"doc")
+        fake_backup(
+            store, at, {"shared": {"sha256": sha_all, "size": 3}, f"d{day}": {"sha256": sha_day, "size": 3}}
+        )
+        if day == 100:
+            store.dump_path(unfinished).write_bytes(b"a failed run's dump, no manifest")
+        apply_retention(setup)
+    kept = {b.name for b in store.backups()}
+    assert kept == expected_after(taken, Policy())
+    assert unfinished not in kept  # older than the newest good backup: it went
+    assert all(path.exists() for path in foreign)
+    # Documents: exactly the ones the kept backups refer to.
+    stored = {p.name for p in (store.root / "documents").glob("*/*")}
+    wanted = {"f" * 64} | {f"{(t - start).days:064x}" for t in taken if backup_name(t) in kept}
+    assert stored == wanted
+
+
+# -- faults, one at a time: the earlier backups stay, the run says it failed ------------
+
+
+def good_backups(cfg: dict[str, Any]) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in Path(cfg["directory"]).glob("supermark-*")}
+
+
+def test_postgres_down(cfg: dict[str, Any], pg: PostgresContainer, hook: WebhookReceiver) -> None:
+    assert run_backup(cfg)["passed"]
+    before = good_backups(cfg)
+    subprocess.run(["docker", "stop", pg.name], check=True, capture_output=True)
+    try:
+        time.sleep(1)  # a new name for the next backup
+        result = run_backup(cfg)
+    finally:
+        subprocess.run(["docker", "start", pg.name], check=True, capture_output=True)
+        for _ in range(60):
+            if subprocess.run(["docker", "exec", pg.name, "pg_isready"], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.5)
+    assert not result["passed"] and "is the stack running" in result["reason"]
+    assert good_backups(cfg) == before
+    assert hook.received[-1]["event"] == "failure" and hook.received[-1]["check"] == "backup"
+    assert hook.pings[-1] == "/ping/fail"
+    # The next good run closes the incident with one "resolved" message.
+    time.sleep(1)
+    assert run_backup(cfg)["passed"]
+    assert hook.received[-1]["event"] == "resolved"
+
+
+def test_s3_unreachable(cfg: dict[str, Any], s3: Any) -> None:
+    put_documents(s3, 2)
+    assert run_backup(cfg)["passed"]
+    before = good_backups(cfg)
+    closed = f"http://127.0.0.1:{free_port()}"
+    time.sleep(1)
+    documents_down = run_backup({**cfg, "documents": bucket_cfg(closed, "supermark")})
+    assert not documents_down["passed"] and "unreachable" in documents_down["reason"]
+    assert manifests(cfg) == [n for n in before if n.endswith(".manifest.json")]
+    # Off-site down: the new local backup is complete and kept; the run still fails.
+    time.sleep(1)
+    offsite_down = run_backup({**cfg, "offsite": bucket_cfg(closed, "offsite")})
+    assert not offsite_down["passed"] and "the local backup" in offsite_down["reason"]
+    assert f"{offsite_down['backup']}.manifest.json" in manifests(cfg)
+    assert all(name in good_backups(cfg) for name in before)
+
+
+def test_disk_full(cfg: dict[str, Any], tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(small)], check=True)
+    try:
+        cfg = {**cfg, "directory": str(small), "documents": None, "offsite": None}
+        assert run_backup(cfg)["passed"]
+        before = good_backups(cfg)
+        free = shutil.disk_usage(small).free
+        (small / "filler").write_bytes(b"\0" * (free - 64 * 1024))
+        time.sleep(1)
+        result = run_backup(cfg)
+        assert not result["passed"] and "is full" in result["reason"]
+        assert good_backups(cfg) == before
+        assert not list(small.glob(".*partial"))  # the torn dump was removed
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_a_corrupted_dump_fails_the_drill_and_is_not_restored(
+    cfg: dict[str, Any], pg: PostgresContainer, hook: WebhookReceiver
+) -> None:
+    # Yesterday's backup, then today's (one a day is what retention keeps).
+    first = backup(Setup.of(cfg), now=datetime.now(UTC) - timedelta(days=1))["backup"]
+    second = run_backup(cfg)["backup"]
+    dump = Path(cfg["directory"]) / f"{second}.dump"
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped bit in the middle: pg_restore --list alone misses it
+    dump.write_bytes(bytes(data))
+    result = run_drill(cfg)
+    assert not result["passed"] and "damaged" in result["reason"]
+    assert hook.received[-1]["check"] == "drill" and hook.received[-1]["event"] == "failure"
+    before = psql(pg, FINGERPRINT)
+    with pytest.raises(Exception, match="damaged"):
+        run_restore(cfg, name=second)
+    assert psql(pg, FINGERPRINT) == before  # nothing was touched
+    assert run_restore(cfg, name=first)["passed"]
+
+
+def test_a_killed_run_leaves_the_earlier_backups_and_the_next_run_finishes(
+    cfg: dict[str, Any], pg: PostgresContainer, tmp_path: Path
+) -> None:
+    cfg = {**cfg, "offsite": None, "documents": None}
+    assert run_backup(cfg)["passed"]
+    before = good_backups(cfg)
+    # Enough data that the dump takes a moment.
+    psql(
+        pg,
+        "CREATE TABLE big AS SELECT i, md5(i::text) || md5((i * 7)::text) AS t "
+        "FROM generate_series(1, 600000) i",
+    )
+    config = tmp_path / "backup.yml"
+    config.write_text(yaml.safe_dump(cfg))
+    time.sleep(1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supermark_ops.cli", "backup", "--config", str(config), "--json", "run"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    directory = Path(cfg["directory"])
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size > 0 for p in directory.glob(".*.partial")):
+        assert time.monotonic() < deadline and proc.poll() is None, "the dump never started"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert good_backups(cfg) == before
+    assert list(directory.glob(".*.partial"))  # what the killed run left
+    time.sleep(1)
+    result = run_backup(cfg)
+    assert result["passed"]
+    assert not list(directory.glob(".*.partial"))
+    assert (
+        json.loads((directory / f"{result['backup']}.manifest.json").read_text())["tables"]["public.big"]
+        == 600000
+    )
+
+
+# -- off-site encryption, and the same-droplet warning ------------------------------
+
+
+@pytest.mark.skipif(shutil.which("age") is None, reason="age is installed by scripts/setup.sh")
+def test_encrypted_offsite_copy_restores_with_the_key_kept_elsewhere(
+    cfg: dict[str, Any], pg: PostgresContainer, s3: Any, tmp_path: Path
+) -> None:
+    key = tmp_path / "age.key"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    recipient = next(line.split(": ")[1] for line in key.read_text().splitlines() if "public key" in line)
+    docs = put_documents(s3, 3)
+    cfg["offsite"] = {**cfg["offsite"], "age_recipient": recipient}
+    result = run_backup(cfg)
+    assert result["passed"], result
+    offsite = bucket_contents(s3, "offsite")
+    sealed = [v for k, v in offsite.items() if k.endswith(".age")]
+    assert len(sealed) == 4 and all(v.startswith(b"age-encryption.org/v1") for v in sealed)
+    assert not any(body in v for v in sealed for body in docs.values())
+    # The droplet is gone: a new, empty backup folder; restore from off-site with the key.
+    psql(pg, 'TRUNCATE "Document"')
+    for k in docs:
+        s3.delete_object(Bucket="supermark", Key=k)
+    fresh = {**cfg, "directory": str(tmp_path / "new-droplet")}
+    with pytest.raises(Exception, match="--identity"):
+        run_restore(fresh, from_offsite=True)
+    restored = run_restore(fresh, from_offsite=True, identity=key)
+    assert restored["restored"] == result["backup"] and restored["rows"] == 20051
+    assert psql(pg, 'SELECT count(*) FROM "Document"') == "20000"
+    assert {k: v for k, v in bucket_contents(s3).items() if k in docs} == docs
+
+
+def test_offsite_on_the_same_droplet_warns(cfg: dict[str, Any]) -> None:
+    cfg["offsite"] = {**cfg["documents"], "bucket": "offsite"}
+    result = run_backup(cfg)
+    assert result["passed"]
+    assert any("NOT off-site" in w for w in result["warnings"])
