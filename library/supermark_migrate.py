@@ -55,7 +55,7 @@ verification:
   type: dict
   returned: when not in check mode
 dump:
-  description: Path of the source dump kept on the host.
+  description: Path of the source's schema dump kept on the host (the data is not written to disk).
   type: str
   returned: when not in check mode
 """

@@ -45,14 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument(
         "--jobs", type=int, default=2, help="parallel jobs building indexes and constraints (default 2)"
     )
-    mig.add_argument(
-        "--compress",
-        type=int,
-        default=0,
-        choices=range(10),
-        metavar="0-9",
-        help="gzip level of the dump (default 0: fastest on small machines)",
-    )
     mig.add_argument("--replace", action="store_true", help="replace a non-empty target (dumped first)")
     mig.add_argument(
         "--workdir", type=Path, default=Path("/var/lib/supermark-ops/migrate"), help="where dumps go"

@@ -289,7 +289,7 @@ def test_backup_timers_are_scheduled_and_the_first_runs_passed(host: Any) -> Non
         assert json.loads(sh(host, f"cat /var/lib/supermark-ops/{run}-last.json"))["passed"] is True
     # The restore in side_effect.yml kept the state before it as a safety backup.
     listing = json.loads(sh(host, f"{BACKUP} list"))
-    assert len([b for b in listing if b["complete"]]) >= 3
+    assert len([b for b in listing if b["complete"]]) >= 2  # one a day, plus the safety backup
 
 
 def test_backup_and_restore_bring_back_rows_and_documents(host: Any) -> None:

@@ -55,7 +55,6 @@ def migrate_command(args: argparse.Namespace) -> int:
                     replace=args.replace,
                     dry_run=args.dry_run,
                     client_image=args.client_image,
-                    compress=args.compress,
                     phase=phase,
                     on_table=on_table,
                 )

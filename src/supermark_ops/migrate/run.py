@@ -1,5 +1,5 @@
-"""The migration: preflight (read-only), dump streamed into the restore (into the target's
-role), indexes and constraints in parallel, verify.
+"""The migration: preflight (read-only), the copy into the target's role (transfer.py:
+one snapshot, data in parallel), verify.
 
 Safety: the source is only ever read (read-only sessions). The target must be
 empty, unless `replace` is given (then it is dumped first), or unless it
@@ -10,10 +10,7 @@ restore and replaced by "complete" only after a matching verification.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +18,7 @@ from pathlib import Path
 
 from supermark_ops.migrate.client import READ_ONLY, Client, explain
 from supermark_ops.migrate.errors import MigrateError
+from supermark_ops.migrate.transfer import SPLIT_BYTES, copy
 from supermark_ops.migrate.urls import Endpoint
 from supermark_ops.migrate.verify import Report, compare
 
@@ -138,7 +136,7 @@ def preflight(
     if free < src_bytes:
         raise MigrateError(
             f"{workdir} has {free // 2**20} MiB free; the source database is {src_bytes // 2**20} MiB. "
-            "Free space or pass another --workdir (dumps are uncompressed by default)."
+            "Free space or pass another --workdir (on the droplet, the copy needs about as much room)."
         )
     notes = [*source.notes, *target.notes]
     return (
@@ -179,60 +177,6 @@ def _dump(client: Client, endpoint: Endpoint, path: Path) -> None:
         raise MigrateError("pg_dump failed: " + explain(result.stderr, endpoint))
 
 
-def _stream(client: Client, source: Endpoint, target: Endpoint, path: Path, compress: int) -> None:
-    """One pg_dump of the source, read once: its bytes go to the kept dump file and, at the same
-    time, into pg_restore for the schema and the data (as the seed's `pg_dump | psql` does, so the
-    restore never waits for the whole dump). Indexes and constraints follow, in parallel, from the
-    kept file (_post_data)."""
-    # Uncompressed by default: on a small droplet gzip is what makes a dump slow (3x slower than
-    # a plain `pg_dump | psql` on 1 GB of text, measured), and the dump is transient.
-    dump_args = ["-Fc", "-Z", str(compress), "--no-owner", "--no-acl", "-d", source.conninfo()]
-    restore_args = ["--no-owner", "--no-acl", "--exit-on-error", "--section=pre-data", "--section=data"]
-    with (
-        tempfile.TemporaryFile() as dump_err,
-        tempfile.TemporaryFile() as restore_err,
-        path.open("wb") as out,
-    ):
-        dump = client.popen(
-            "pg_dump", dump_args, source, options=READ_ONLY, stdout=subprocess.PIPE, stderr=dump_err
-        )
-        restore_args += ["-d", target.conninfo()]
-        restore = client.popen("pg_restore", restore_args, target, stdin=subprocess.PIPE, stderr=restore_err)
-        assert dump.stdout is not None and restore.stdin is not None
-        try:
-            while chunk := dump.stdout.read(1 << 20):
-                out.write(chunk)
-                restore.stdin.write(chunk)
-            restore.stdin.close()
-        except BrokenPipeError:
-            dump.terminate()  # pg_restore stopped on an error: no point dumping on
-        finally:
-            dump.stdout.close()
-            dump_code, restore_code = dump.wait(), restore.wait()
-            out.flush()
-            os.fsync(out.fileno())
-        for code, err, endpoint, what in (
-            (dump_code, dump_err, source, "pg_dump"),
-            (restore_code, restore_err, target, "pg_restore"),
-        ):
-            if code != 0:
-                err.seek(0)
-                text = err.read().decode(errors="replace")
-                raise MigrateError(f"{what} failed: " + explain(text, endpoint))
-
-
-def _post_data(client: Client, target: Endpoint, path: Path, jobs: int) -> None:
-    args = ["--no-owner", "--no-acl", "--exit-on-error", "--section=post-data", "-j", str(jobs)]
-    result = client.run(
-        "pg_restore",
-        [*args, "-d", target.conninfo(), str(path)],
-        target,
-        mounts=[path.parent],
-    )
-    if result.returncode != 0:
-        raise MigrateError("pg_restore failed: " + explain(result.stderr, target))
-
-
 def migrate(
     source: Endpoint,
     target: Endpoint,
@@ -243,7 +187,7 @@ def migrate(
     dry_run: bool = False,
     verify: bool = True,
     client_image: str = "",
-    compress: int = 0,
+    split_bytes: int = SPLIT_BYTES,
     phase: Phase = lambda _: None,
     on_table: Callable[[str], None] = lambda _: None,
 ) -> Summary:
@@ -262,16 +206,9 @@ def migrate(
     if pre.target_state != "empty":
         _reset(client, target)
     _mark(client, target, f"{MARK_INCOMPLETE} (started {stamp} from {source.label()})")
-    dump = workdir / f"source-{stamp}.dump"
-    phase("dump and restore (schema, data)")
     t = datetime.now(UTC)
-    _stream(client, source, target, dump, compress)
-    summary.dump = str(dump)
-    summary.seconds["dump and restore"] = (datetime.now(UTC) - t).total_seconds()
-    phase("indexes and constraints")
-    t = datetime.now(UTC)
-    _post_data(client, target, dump, jobs)
-    summary.seconds["indexes and constraints"] = (datetime.now(UTC) - t).total_seconds()
+    summary.dump = copy(client, source, target, workdir, stamp, jobs, phase, on_table, split_bytes)
+    summary.seconds["copy"] = (datetime.now(UTC) - t).total_seconds()
     if verify:
         phase("verify")
         t = datetime.now(UTC)
