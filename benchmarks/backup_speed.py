@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_data import schema_and_rows  # noqa: E402
+
 from servers import PostgresContainer  # noqa: E402
 from supermark_ops.backup.run import Setup, _checked, backup  # noqa: E402
 
@@ -39,32 +41,19 @@ IMAGE = "supermark-ops/standin-postgres:1"
 
 
 def psql(name: str, sql: str, db: str = "supermark") -> str:
-    return subprocess.run(
+    result = subprocess.run(
         ["docker", "exec", "-i", name, "psql", "-XqAt", "-vON_ERROR_STOP=1", "-Usupermark", "-d", db],
         input=sql,
         text=True,
         capture_output=True,
-        check=True,
-    ).stdout.strip()
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"psql failed: {result.stderr}")
+    return result.stdout.strip()
 
 
 def generate(name: str, gb: float) -> int:
-    rows = int(gb * 1024**3 / 1100)
-    psql(
-        name,
-        'CREATE TABLE "Document" (id bigserial PRIMARY KEY, "teamId" int NOT NULL, name text NOT NULL, '
-        'body text NOT NULL, meta jsonb, "createdAt" timestamptz NOT NULL DEFAULT now()); '
-        'CREATE TABLE "View" (id bigserial PRIMARY KEY, '
-        '"documentId" bigint NOT NULL REFERENCES "Document"(id), '
-        '"viewedAt" timestamptz NOT NULL); '
-        # Random hex: compression cannot shortcut it.
-        f'INSERT INTO "Document" ("teamId", name, body, meta) SELECT i % 5000, \'document \' || i, '
-        "(SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 30) WHERE i > 0), "
-        f"jsonb_build_object('pages', i % 97) FROM generate_series(1, {rows}) i; "
-        f'INSERT INTO "View" ("documentId", "viewedAt") SELECT 1 + i % {rows}, now() '
-        f"FROM generate_series(1, {rows // 2}) i; "
-        'CREATE INDEX ON "Document" ("teamId"); VACUUM ANALYZE;',
-    )
+    psql(name, schema_and_rows(gb) + " VACUUM ANALYZE;")
     return int(psql(name, "SELECT pg_database_size('supermark')"))
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+from bench_data import schema_and_rows  # noqa: E402
+
 from servers import PostgresContainer, PostgresServer, require_ssl  # noqa: E402
 from supermark_ops.migrate.client import Client  # noqa: E402
 from supermark_ops.migrate.run import migrate  # noqa: E402
@@ -50,23 +52,7 @@ def source_server(gb: float) -> tuple[PostgresServer, str]:
     require_ssl(server)
     server.sql("postgres", "CREATE ROLE \"default\" LOGIN PASSWORD 'bench-password'")
     server.sql("postgres", 'CREATE DATABASE verceldb OWNER "default"')
-    rows = int(gb * 1024**3 / 1100)  # about 1.1 kB a row, with its overhead
-    server.sql(
-        "verceldb",
-        'CREATE TABLE "Document" (id bigserial PRIMARY KEY, "teamId" int NOT NULL, name text NOT NULL, '
-        'body text NOT NULL, meta jsonb, "createdAt" timestamptz NOT NULL DEFAULT now()); '
-        'CREATE TABLE "View" (id bigserial PRIMARY KEY, '
-        '"documentId" bigint NOT NULL REFERENCES "Document"(id), '
-        '"viewedAt" timestamptz NOT NULL); '
-        f'INSERT INTO "Document" ("teamId", name, body, meta) SELECT i % 5000, \'document \' || i, '
-        # Random hex, not a repeated string: a dump must not compress it away.
-        "(SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 30) WHERE i > 0), "
-        f"jsonb_build_object('pages', i % 97) FROM generate_series(1, {rows}) i; "
-        f'INSERT INTO "View" ("documentId", "viewedAt") SELECT 1 + i % {rows}, now() '
-        f"FROM generate_series(1, {rows // 2}) i; "
-        'CREATE INDEX ON "Document" ("teamId");',
-        user="default",
-    )
+    server.sql("verceldb", schema_and_rows(gb), user="default")
     server.sql("verceldb", "VACUUM ANALYZE")
     url = f"postgres://default:bench-password@localhost:{server.port}/verceldb?sslmode=require"
     return server, url

@@ -288,6 +288,8 @@ class PostgresContainer:
     db: str = "supermark"
     port: int = 0
     name: str = ""
+    # As the stack's compose file gives it: Docker's 64 MB default is too small for parallel index builds.
+    shm_size: str = "256m"
 
     def start(self) -> str:
         """Run it, wait until it accepts connections; returns its URL."""
@@ -302,6 +304,8 @@ class PostgresContainer:
                 self.name,
                 "-p",
                 f"127.0.0.1:{self.port}:5432",
+                "--shm-size",
+                self.shm_size,
                 "-e",
                 f"POSTGRES_USER={self.user}",
                 "-e",

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 
 from supermark_ops import __version__, alerts
 from supermark_ops.backup.database import Database, fsync_dir
@@ -30,6 +29,7 @@ from supermark_ops.backup.errors import BackupError
 from supermark_ops.backup.offsite import Offsite
 from supermark_ops.backup.retention import Policy, backup_name, plan
 from supermark_ops.backup.store import Store, sha256_file
+from supermark_ops.config import load_mapping
 from supermark_ops.locks import single_run
 from supermark_ops.s3 import Bucket, S3Error
 
@@ -38,14 +38,9 @@ Step = Callable[[str], None]
 
 
 def load_config(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise BackupError(f"No backup config at {path}: the backup role writes it.") from None
-    except yaml.YAMLError as exc:
-        raise BackupError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict) or "directory" not in data or "postgres" not in data:
-        raise BackupError(f"{path} must be a mapping with at least 'directory' and 'postgres'.")
+    data = load_mapping(path, "backup", BackupError)
+    if "directory" not in data or "postgres" not in data:
+        raise BackupError(f"{path} must have at least 'directory' and 'postgres'.")
     return data
 
 

@@ -19,9 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from supermark_ops import alerts
+from supermark_ops.config import load_mapping
 from supermark_ops.locks import single_run
 from supermark_ops.monitor import checks
 from supermark_ops.monitor.checks import Result
@@ -46,15 +45,7 @@ class Outcome:
 
 
 def load_config(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise MonitorError(f"No monitor config at {path}: the monitor role writes it.") from None
-    except yaml.YAMLError as exc:
-        raise MonitorError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise MonitorError(f"{path} must be a mapping of settings.")
-    return data
+    return load_mapping(path, "monitor", MonitorError)
 
 
 def plan(cfg: dict[str, Any]) -> dict[str, Callable[[], Result | dict[str, Result]]]:
