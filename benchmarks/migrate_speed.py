@@ -91,10 +91,26 @@ def seed_run(src: Endpoint, dst: Endpoint, work: Path) -> None:
     )
 
 
-def timed(fn: object) -> float:
+BUSY: dict[str, list[float]] = {}
+
+
+def cpu_counters() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def timed(fn: object, name: str = "") -> float:
+    """Wall time of fn(); also records how busy the machine's cores were meanwhile."""
+    busy0, total0 = cpu_counters()
     start = time.monotonic()
     fn()  # type: ignore[operator]
-    return time.monotonic() - start
+    elapsed = time.monotonic() - start
+    busy1, total1 = cpu_counters()
+    if name:
+        BUSY.setdefault(name, []).append(100 * (busy1 - busy0) / max(1, total1 - total0))
+    return elapsed
 
 
 def main() -> None:
@@ -121,14 +137,17 @@ def main() -> None:
                 try:
                     if run == "ours":
                         times["ours"].append(
-                            timed(lambda d=dst: migrate(src, d, work / "ours", jobs=args.jobs, verify=False))
+                            timed(
+                                lambda d=dst: migrate(src, d, work / "ours", jobs=args.jobs, verify=False),
+                                "ours",
+                            )
                         )
                         if round_ == 0:
                             times["verify"].append(timed(lambda d=dst: compare(Client(), src, d)))
                     elif run == "bare":
-                        times["bare"].append(timed(lambda d=dst: bare_run(src, d, work, args.jobs)))
+                        times["bare"].append(timed(lambda d=dst: bare_run(src, d, work, args.jobs), "bare"))
                     else:
-                        times["seed"].append(timed(lambda d=dst: seed_run(src, d, work)))
+                        times["seed"].append(timed(lambda d=dst: seed_run(src, d, work), "seed"))
                         seed_errors = (work / "seed-errors.txt").read_text().count("ERROR")
                 finally:
                     server_.stop()
@@ -157,6 +176,7 @@ def write(
     )
     bare = results["bare"]
     all_times = ", ".join(f"{k} {sorted(round(x, 1) for x in v)}" for k, v in times.items())
+    busy = ", ".join(f"{k} {statistics.median(v):.0f}%" for k, v in BUSY.items())
     lines = [
         "# Migration speed",
         "",
@@ -190,7 +210,8 @@ def write(
         "",
         f"Notes: each run {args.rounds} times, each time into a fresh target; the table shows medians "
         "(ours and the seed swap places every round; verification measured once). "
-        f"All times (s): {all_times}. The rows are "
+        f"All times (s): {all_times}. How busy the {os.cpu_count()} cores were during each run "
+        f"(median, all processes: the servers, the clients, the pipes): {busy}. The rows are "
         "random hex, so compression cannot shortcut them. "
         "The seed's pipe is one stream: its pg_dump and psql run at the same time, so the restore never "
         "waits for the whole dump. Ours copies the same snapshot in parallel: the big table in "

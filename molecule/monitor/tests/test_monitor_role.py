@@ -3,8 +3,6 @@
 import json
 import time
 
-import pytest
-
 CLI = "/opt/supermark-ops/venv/bin/supermark-ops"
 CONFIG = "/etc/supermark-ops/monitor.yml"
 LAST = "/var/lib/supermark-ops/monitor-last.json"
@@ -61,52 +59,3 @@ def test_logrotate_config_is_valid_and_rotates(host):
     forced = host.run("logrotate -f /etc/logrotate.d/supermark-ops")
     assert forced.rc == 0, forced.stderr
     assert host.file("/var/log/supermark-ops/monitor.log.1").exists
-
-
-COMPOSE = """
-services:
-  web:
-    image: local/busybox:test
-    command:
-      - sh
-      - -c
-      - echo web-started && mkdir -p /www && exec httpd -f -p 8080 -h /www
-"""
-
-
-@pytest.fixture()
-def compose_project(host, put_file, request):
-    if host.backend.get_hostname() != "ubuntu2404":
-        pytest.skip("Docker runs on the Ubuntu host")
-    request.getfixturevalue("busybox_image")
-    put_file("/srv/smtest/compose.yml", COMPOSE)
-    up = host.run("cd /srv/smtest && docker compose -p smtest up -d")
-    assert up.rc == 0, up.stderr
-    yield "smtest"
-    host.run("cd /srv/smtest && docker compose -p smtest down")
-
-
-def test_compose_check_sees_a_stopped_service(host, compose_project):
-    running = json.loads(host.run(f"{CLI} monitor --config {CONFIG} --no-alert").stdout)
-    assert running["compose"] == "healthy", running["details"]["compose"]
-    assert host.run("cd /srv/smtest && docker compose -p smtest stop web").rc == 0
-    stopped = host.run(f"{CLI} monitor --config {CONFIG} --no-alert")
-    assert stopped.rc == 1
-    report = json.loads(stopped.stdout)
-    assert report["compose"] == "unhealthy"
-    assert "web: exited" in report["details"]["compose"]["reason"]
-
-
-def test_daily_app_log_export(host, compose_project):
-    """The cron job's own command line writes today's dated file with the app's output."""
-    line = next(
-        line
-        for line in host.file("/etc/cron.d/supermark-ops-log-export").content_string.splitlines()
-        if line.startswith("5 0 * * *")
-    )
-    job = line.split(" root ", 1)[1].replace("\\%", "%")
-    assert host.run(job).rc == 0
-    today = host.check_output("date +%Y%m%d")
-    exported = host.file(f"/var/log/supermark-ops/app/supermark-{today}.log")
-    assert exported.exists
-    assert "web-started" in exported.content_string

@@ -315,3 +315,30 @@ def test_backup_and_restore_bring_back_rows_and_documents(host: Any) -> None:
     sh(host, "systemctl start supermark-ops-drill.service")
     drill = json.loads(sh(host, "cat /var/lib/supermark-ops/drill-last.json"))
     assert drill["passed"] and drill["backup"] > newest["backup"]  # the newest is now the safety backup
+
+
+def test_daily_app_log_export(host: Any) -> None:
+    """The cron job's own command line writes today's dated file with the app's output."""
+    cron = host.file("/etc/cron.d/supermark-ops-log-export").content_string
+    job = next(line for line in cron.splitlines() if line.startswith("5 0 * * *")).split(" root ", 1)[1]
+    sh(host, job.replace("\\%", "%"))
+    today = sh(host, "date +%Y%m%d").strip()
+    exported = host.file(f"/var/log/supermark-ops/app/supermark-{today}.log").content_string
+    assert "app-1" in exported and "stand-in Supermark listening" in exported
+
+
+def test_monitor_sees_a_stopped_service_last(host: Any) -> None:
+    """Last, as it stops the app for a moment: the Compose check names it, then all is well again."""
+    monitor = (
+        "/opt/supermark-ops/venv/bin/supermark-ops monitor --config /etc/supermark-ops/monitor.yml --no-alert"
+    )
+    sh(host, "docker stop supermark-app-1")
+    try:
+        stopped = host.run(monitor)
+    finally:
+        sh(host, "docker start supermark-app-1")
+    assert stopped.rc == 1, stopped.stdout
+    report = json.loads(stopped.stdout)
+    assert report["compose"] == "unhealthy" and "app: exited" in report["details"]["compose"]["reason"]
+    health = f"curl -sf --resolve {DOMAIN}:443:127.0.0.1 https://{DOMAIN}/api/health"
+    sh(host, f"for i in $(seq 60); do {health} && exit 0; sleep 2; done; exit 1")
