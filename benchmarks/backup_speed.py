@@ -19,8 +19,6 @@ Writes docs/benchmarks/backup.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_data import schema_and_rows  # noqa: E402
+from bench_data import machine, schema_and_rows  # noqa: E402
 
 from servers import PostgresContainer  # noqa: E402
 from supermark_ops.backup.run import Setup, _checked, backup  # noqa: E402
@@ -138,23 +136,14 @@ def write(
     dump_bytes: int,
     args: argparse.Namespace,
 ) -> None:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.machine(),
-    )
     ratio = results["ours"] / results["bare"]
     all_times = ", ".join(f"{k} {sorted(round(x, 1) for x in v)}" for k, v in times.items())
     lines = [
         "# Backup and restore speed",
         "",
         f"Measured by `benchmarks/backup_speed.py --gb {args.gb} --rounds {args.rounds}` on "
-        f"{time.strftime('%Y-%m-%d')}: {os.cpu_count()} cores ({cpu}), "
-        f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024**3)} GB RAM, "
-        f"{platform.system()} {platform.release()}, Docker {docker_version()}.",
+        f"{time.strftime('%Y-%m-%d')}: {machine()}"
+        f", Docker {docker_version()}.",
         "",
         f"Database: PostgreSQL 16 (the stack's stand-in image), {size / 1024**3:.2f} GB on disk (two "
         "tables, an index, a foreign key; random hex text); "

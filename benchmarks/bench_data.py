@@ -1,7 +1,26 @@
-"""The generated database both benchmarks use: about `gb` of random hex text in a
-Supermark-like pair of tables (documents and their views), an index and a foreign key."""
+"""What the database benchmarks share: the generated database (about `gb` of random hex text
+in a Supermark-like pair of tables, documents and their views, an index and a foreign key) and
+the line describing the machine they ran on."""
 
 from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+
+def machine() -> str:
+    """e.g. '2 cores (AMD EPYC), 24 GB RAM, Linux 6.1'."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    ram = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3)
+    return f"{os.cpu_count()} cores ({cpu}), {ram} GB RAM, {platform.system()} {platform.release()}"
 
 
 def schema_and_rows(gb: float) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from bench_data import schema_and_rows  # noqa: E402
+from bench_data import machine, schema_and_rows  # noqa: E402
 
 from servers import PostgresContainer, PostgresServer, require_ssl  # noqa: E402
 from supermark_ops.migrate.client import Client  # noqa: E402
@@ -166,14 +165,6 @@ def write(
     args: argparse.Namespace,
     seed_errors: int,
 ) -> None:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.machine(),
-    )
     bare = results["bare"]
     all_times = ", ".join(f"{k} {sorted(round(x, 1) for x in v)}" for k, v in times.items())
     busy = ", ".join(f"{k} {statistics.median(v):.0f}%" for k, v in BUSY.items())
@@ -182,9 +173,8 @@ def write(
         "",
         "Measured by `benchmarks/migrate_speed.py "
         f"--gb {args.gb} --jobs {args.jobs} --rounds {args.rounds}` on "
-        f"{time.strftime('%Y-%m-%d')}: {os.cpu_count()} cores ({cpu}), "
-        f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024**3)} GB RAM, "
-        f"{platform.system()} {platform.release()}.",
+        f"{time.strftime('%Y-%m-%d')}: {machine()}"
+        ".",
         "",
         f"Source: PostgreSQL 15 on this machine over SSL, {size / 1024**3:.2f} GB on disk (two tables, "
         "an index, a foreign key). Targets: fresh PostgreSQL 16 containers (the stack's stand-in image). "
