@@ -71,7 +71,7 @@ for group in "${selected[@]}"; do
       step mypy mypy
       ;;
     python)
-      step pytest pytest -q -n 2 --dist loadfile tests
+      step pytest pytest -q -n 3 --dist loadfile tests
       ;;
     *)
       if [ -d "molecule/$group" ]; then

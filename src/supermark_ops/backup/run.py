@@ -52,6 +52,7 @@ def _bucket(cfg: dict[str, Any]) -> Bucket:
         secret_key=cfg["secret_key"],
         region=cfg.get("region", "us-east-1"),
         prefix=cfg.get("prefix", ""),
+        attempts=int(cfg.get("attempts", 3)),
     )
 
 
