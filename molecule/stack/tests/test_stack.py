@@ -342,3 +342,29 @@ def test_monitor_sees_a_stopped_service_last(host: Any) -> None:
     assert report["compose"] == "unhealthy" and "app: exited" in report["details"]["compose"]["reason"]
     health = f"curl -sf --resolve {DOMAIN}:443:127.0.0.1 https://{DOMAIN}/api/health"
     sh(host, f"for i in $(seq 60); do {health} && exit 0; sleep 2; done; exit 1")
+
+
+# -- role docker, converged for real here (the docker scenario covers Debian's repository path) --
+
+
+def test_docker_service_compose_v2_and_daemon_caps(host: Any) -> None:
+    assert host.service("docker").is_running and host.service("docker").is_enabled
+    assert sh(host, "docker compose version --short").strip().lstrip("v").split(".")[0] == "2"
+    config = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    assert config["log-driver"] == "json-file"
+    assert config["log-opts"] == {"max-size": "10m", "max-file": "3"}
+    assert config["live-restore"] is True
+    assert config["default-address-pools"] == [{"base": "172.20.0.0/14", "size": 24}]
+    info = json.loads(sh(host, "docker info --format '{{json .}}'"))
+    assert info["LoggingDriver"] == "json-file" and info["LiveRestoreEnabled"] is True
+    log_config = json.loads(sh(host, "docker inspect -f '{{json .HostConfig.LogConfig}}' supermark-app-1"))
+    assert log_config["Type"] == "json-file"
+    subnet = sh(
+        host, "docker network inspect supermark_backend -f '{{(index .IPAM.Config 0).Subnet}}'"
+    ).strip()
+    assert subnet.startswith("172.") and 20 <= int(subnet.split(".")[1]) <= 23, subnet
+
+
+def test_the_deploy_user_uses_docker_without_sudo(host: Any) -> None:
+    assert "docker" in host.user("deploy").groups
+    sh(host, "runuser -u deploy -- docker ps")
