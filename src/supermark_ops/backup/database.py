@@ -10,7 +10,6 @@ even while the app keeps writing.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -180,11 +179,3 @@ class Database:
                 ["--exit-on-error", "--no-owner", "-U", self.user, "-d", database],
                 stdin=f,
             )
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -88,8 +88,9 @@ class Offsite:
             data: dict[str, Any] = json.loads(path.read_text())
             return data
 
-    def apply_retention(self, policy: Policy) -> list[str]:
-        """The same keep counts as at home; then documents no kept manifest refers to go."""
+    def apply_retention(self, policy: Policy, store: Store) -> list[str]:
+        """The same keep counts as at home; then documents no kept manifest refers to go.
+        A kept backup's manifest is read from the local folder when it is there (the same file)."""
         keep, delete = plan(self.backups(), policy)
         for name in sorted(delete):
             for key in (f"{name}.manifest.json", f"{name}.dump{self.suffix}", f"{name}.dump"):
@@ -98,7 +99,8 @@ class Offsite:
         wanted: set[str] = set()
         for name in keep:
             try:
-                docs = self.manifest(name)["documents"]
+                local = store.manifest_path(name).exists()
+                docs = (store.manifest(name) if local else self.manifest(name))["documents"]
             except S3Error:
                 continue  # unfinished: it refers to nothing yet
             wanted |= {f"documents/{m['sha256']}{self.suffix}" for m in docs.values()}
@@ -127,7 +129,7 @@ class Offsite:
     def _get(self, key: str, dest: Path, sha256: str, identity: Path | None) -> None:
         tmp = dest.with_name(f".{dest.name}.partial")
         self.bucket.download(key, tmp)
-        if self.age_recipient or key.endswith(".age"):
+        if key.endswith(".age"):
             if identity is None:
                 tmp.unlink()
                 raise BackupError("The off-site copy is encrypted: pass --identity with the age key file.")

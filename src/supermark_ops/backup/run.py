@@ -24,11 +24,11 @@ from typing import Any
 import requests
 
 from supermark_ops import __version__, alerts
-from supermark_ops.backup.database import Database, fsync_dir
+from supermark_ops.backup.database import Database
 from supermark_ops.backup.errors import BackupError
 from supermark_ops.backup.offsite import Offsite
 from supermark_ops.backup.retention import Policy, backup_name, plan
-from supermark_ops.backup.store import Store, sha256_file
+from supermark_ops.backup.store import Store, fsync_dir, sha256_file
 from supermark_ops.config import load_mapping
 from supermark_ops.locks import single_run
 from supermark_ops.s3 import Bucket, S3Error
@@ -232,7 +232,7 @@ def backup(
         result["deleted"] = apply_retention(setup)
         if setup.offsite and offsite:
             try:
-                result["offsite_deleted"] = setup.offsite.apply_retention(setup.policy)
+                result["offsite_deleted"] = setup.offsite.apply_retention(setup.policy, store)
             except (S3Error, BackupError) as exc:
                 result.update(passed=False, reason=f"off-site retention failed: {exc}")
     result["seconds"] = round(time.monotonic() - started, 1)
@@ -245,12 +245,10 @@ def apply_retention(setup: Setup) -> list[str]:
     keep, delete = plan(store.backups(), setup.policy)
     for name in sorted(delete):
         store.delete(name)
-    referenced: set[str] = set()
-    for name in keep:
-        if store.manifest_path(name).exists():
-            referenced |= {d["sha256"] for d in store.manifest(name)["documents"].values()}
-    if any(store.manifest_path(n).exists() for n in keep):
-        store.prune_objects(referenced)
+    complete = [name for name in keep if store.manifest_path(name).exists()]
+    # Without a single manifest to go by, no document is pruned.
+    if complete:
+        store.prune_objects({d["sha256"] for n in complete for d in store.manifest(n)["documents"].values()})
     return sorted(delete)
 
 

@@ -156,6 +156,10 @@ class Store:
                 yield from (p for p in sub.iterdir() if re.fullmatch(r"[0-9a-f]{64}", p.name))
 
 
-def fsync_file(path: Path) -> None:
-    with path.open("rb") as f:
-        os.fsync(f.fileno())
+def fsync_dir(path: Path) -> None:
+    """Make a rename in the folder durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
