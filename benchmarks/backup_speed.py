@@ -38,21 +38,9 @@ from supermark_ops.backup.run import Setup, _checked, backup  # noqa: E402
 IMAGE = "supermark-ops/standin-postgres:1"
 
 
-def psql(name: str, sql: str, db: str = "supermark") -> str:
-    result = subprocess.run(
-        ["docker", "exec", "-i", name, "psql", "-XqAt", "-vON_ERROR_STOP=1", "-Usupermark", "-d", db],
-        input=sql,
-        text=True,
-        capture_output=True,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"psql failed: {result.stderr}")
-    return result.stdout.strip()
-
-
-def generate(name: str, gb: float) -> int:
-    psql(name, schema_and_rows(gb) + " VACUUM ANALYZE;")
-    return int(psql(name, "SELECT pg_database_size('supermark')"))
+def generate(server: PostgresContainer, gb: float) -> int:
+    server.sql(schema_and_rows(gb) + " VACUUM ANALYZE;")
+    return int(server.sql("SELECT pg_database_size('supermark')"))
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -68,8 +56,9 @@ def bare_dump(name: str, path: Path) -> None:
         )
 
 
-def bare_restore(name: str, path: Path, db: str) -> None:
-    psql(name, f"DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}", "postgres")
+def bare_restore(server: PostgresContainer, path: Path, db: str) -> None:
+    server.sql(f"DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}", "postgres")
+    name = server.name
     with path.open("rb") as f:
         subprocess.run(
             ["docker", "exec", "-i", name, "pg_restore", "--no-owner", "-Usupermark", "-d", db],
@@ -90,7 +79,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="smops-backup-bench-"))
     times: dict[str, list[float]] = {k: [] for k in ("ours", "bare", "checks", "restore", "bare_restore")}
     try:
-        size = generate(server.name, args.gb)
+        size = generate(server, args.gb)
         setup = Setup.of(
             {
                 "directory": str(work / "ours"),
@@ -115,11 +104,11 @@ def main() -> None:
                     "restore",
                     lambda d=dump: (setup.db.recreate("bench_ours"), setup.db.restore(d, "bench_ours")),
                 ),  # type: ignore[misc]
-                ("bare_restore", lambda: bare_restore(server.name, bare_file, "bench_bare")),
+                ("bare_restore", lambda: bare_restore(server, bare_file, "bench_bare")),
             ]
             for key, fn in restores if round_ % 2 == 0 else restores[::-1]:
                 times[key].append(timed(fn))
-            psql(server.name, "DROP DATABASE bench_ours; DROP DATABASE bench_bare", "postgres")
+            server.sql("DROP DATABASE bench_ours; DROP DATABASE bench_bare", "postgres")
             for old in setup.store.backups():
                 setup.store.delete(old.name)
         dump_bytes = bare_file.stat().st_size

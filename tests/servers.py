@@ -326,5 +326,28 @@ class PostgresContainer:
             time.sleep(0.5)
         return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.db}"
 
+    def sql(self, script: str, db: str = "") -> str:
+        """Run SQL (one statement or a script, from stdin) inside the container as its user; its output.
+        Statements run one by one, so VACUUM and CREATE DATABASE work in a script."""
+        result = subprocess.run(
+            [
+                "docker",
+                "exec",
+                "-i",
+                self.name,
+                "psql",
+                "-XqAt",
+                "-vON_ERROR_STOP=1",
+                f"-U{self.user}",
+                db or self.db,
+            ],
+            input=script,
+            text=True,
+            capture_output=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"psql in {self.name} failed: {result.stderr.strip()}")
+        return result.stdout.strip()
+
     def stop(self) -> None:
         subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True)

@@ -54,21 +54,11 @@ def pg() -> Iterator[PostgresContainer]:
     server.stop()
 
 
-def psql(pg: PostgresContainer, sql: str, db: str = "supermark") -> str:
-    return subprocess.run(
-        ["docker", "exec", "-i", pg.name, "psql", "-XqAt", "-vON_ERROR_STOP=1", "-Usupermark", "-d", db],
-        input=sql,
-        text=True,
-        capture_output=True,
-        check=True,
-    ).stdout.strip()
-
-
 @pytest.fixture()
 def db(pg: PostgresContainer) -> Iterator[str]:
     """The app's database, freshly seeded for each test."""
-    psql(pg, "DROP DATABASE IF EXISTS supermark WITH (FORCE); CREATE DATABASE supermark;", "postgres")
-    psql(pg, SCHEMA)
+    pg.sql("DROP DATABASE IF EXISTS supermark WITH (FORCE); CREATE DATABASE supermark;", "postgres")
+    pg.sql(SCHEMA)
     yield pg.name
 
 
@@ -153,7 +143,7 @@ def test_round_trip_restores_identical_rows_and_byte_identical_documents(
     cfg: dict[str, Any], pg: PostgresContainer, s3: Any, hook: WebhookReceiver
 ) -> None:
     docs = put_documents(s3, 12)
-    before = psql(pg, FINGERPRINT)
+    before = pg.sql(FINGERPRINT)
     result = run_backup(cfg)
     assert result["passed"], result
     assert result["rows"] == 20051 and result["documents"] == 12
@@ -167,13 +157,13 @@ def test_round_trip_restores_identical_rows_and_byte_identical_documents(
     assert hook.pings == ["/ping"] and hook.received == []
 
     # Disaster: rows changed and deleted, a document deleted, one overwritten, one added.
-    psql(pg, 'DELETE FROM "Document" WHERE id % 3 = 0; UPDATE "Team" SET name = \'x\';')
+    pg.sql('DELETE FROM "Document" WHERE id % 3 = 0; UPDATE "Team" SET name = \'x\';')
     s3.delete_object(Bucket="supermark", Key="team0/doc-0.pdf")
     s3.put_object(Bucket="supermark", Key="team1/doc-1.pdf", Body=b"overwritten")
     s3.put_object(Bucket="supermark", Key="new.pdf", Body=b"uploaded after the backup")
     restored = run_restore(cfg, name=result["backup"])
     assert restored["passed"] and restored["restored"] == result["backup"]
-    assert psql(pg, FINGERPRINT) == before
+    assert pg.sql(FINGERPRINT) == before
     now = bucket_contents(s3)
     assert {k: now[k] for k in docs} == docs  # byte-identical
     assert now["new.pdf"] == b"uploaded after the backup"  # nothing is lost: newer files stay
@@ -210,12 +200,12 @@ def test_drill_restores_into_a_scratch_database_and_the_monitor_sees_it(
     put_documents(s3, 3)
     assert run_backup(cfg)["passed"]
     # The app keeps writing while the drill runs: the drill compares with the manifest, not the live db.
-    psql(pg, "INSERT INTO \"Team\" VALUES ('late', 'late team')")
+    pg.sql("INSERT INTO \"Team\" VALUES ('late', 'late team')")
     cfg["drill_result"] = str(Path(cfg["state_dir"]) / "drill-last.json")
     result = run_drill(cfg)
     assert result["passed"], result
     assert result["rows"] == 20051
-    assert "supermark_restore_drill" not in psql(pg, "SELECT datname FROM pg_database", "postgres")
+    assert "supermark_restore_drill" not in pg.sql("SELECT datname FROM pg_database", "postgres")
     state = Path(cfg["state_dir"])
     assert checks.restore_drill(state / "drill-last.json").status == "healthy"
     assert checks.newest_backup(Path(cfg["directory"]), 26).status == "healthy"
@@ -345,10 +335,10 @@ def test_a_corrupted_dump_fails_the_drill_and_is_not_restored(
     result = run_drill(cfg)
     assert not result["passed"] and "damaged" in result["reason"]
     assert hook.received[-1]["check"] == "drill" and hook.received[-1]["event"] == "failure"
-    before = psql(pg, FINGERPRINT)
+    before = pg.sql(FINGERPRINT)
     with pytest.raises(Exception, match="damaged"):
         run_restore(cfg, name=second)
-    assert psql(pg, FINGERPRINT) == before  # nothing was touched
+    assert pg.sql(FINGERPRINT) == before  # nothing was touched
     assert run_restore(cfg, name=first)["passed"]
 
 
@@ -359,8 +349,7 @@ def test_a_killed_run_leaves_the_earlier_backups_and_the_next_run_finishes(
     assert run_backup(cfg)["passed"]
     before = good_backups(cfg)
     # Enough data that the dump takes a moment.
-    psql(
-        pg,
+    pg.sql(
         "CREATE TABLE big AS SELECT i, md5(i::text) || md5((i * 7)::text) AS t "
         "FROM generate_series(1, 600000) i",
     )
@@ -411,7 +400,7 @@ def test_encrypted_offsite_copy_restores_with_the_key_kept_elsewhere(
     assert len(sealed) == 4 and all(v.startswith(b"age-encryption.org/v1") for v in sealed)
     assert not any(body in v for v in sealed for body in docs.values())
     # The droplet is gone: a new, empty backup folder; restore from off-site with the key.
-    psql(pg, 'TRUNCATE "Document"')
+    pg.sql('TRUNCATE "Document"')
     for k in docs:
         s3.delete_object(Bucket="supermark", Key=k)
     fresh = {**cfg, "directory": str(tmp_path / "new-droplet")}
@@ -419,7 +408,7 @@ def test_encrypted_offsite_copy_restores_with_the_key_kept_elsewhere(
         run_restore(fresh, from_offsite=True)
     restored = run_restore(fresh, from_offsite=True, identity=key)
     assert restored["restored"] == result["backup"] and restored["rows"] == 20051
-    assert psql(pg, 'SELECT count(*) FROM "Document"') == "20000"
+    assert pg.sql('SELECT count(*) FROM "Document"') == "20000"
     assert {k: v for k, v in bucket_contents(s3).items() if k in docs} == docs
 
 

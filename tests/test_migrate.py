@@ -59,30 +59,6 @@ CREATE INDEX ON "Document" ("teamId");
 """
 
 
-def psql(port: int, db: str, sql: str, user: str = "postgres", host: str = "", password: str = "") -> str:
-    args = [
-        "psql",
-        "-X",
-        "-q",
-        "-A",
-        "-t",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-p",
-        str(port),
-        "-U",
-        user,
-        "-d",
-        db,
-        "-c",
-        sql,
-    ]
-    env = {**os.environ, "PGPASSWORD": password}
-    if host:
-        args += ["-h", host]
-    return subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """PostgreSQL 15 with SSL required over TCP, the data owned by role "default"; yields its URL."""
@@ -100,7 +76,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 class Target(NamedTuple):
     url: str
-    port: int
+    server: PostgresContainer
     db: str
 
 
@@ -117,20 +93,18 @@ def target_server() -> Iterator[PostgresContainer]:
 def target(target_server: PostgresContainer) -> Iterator[Target]:
     """A fresh, empty database on the 16 server, owned by supermark, for one test."""
     db = f"t{uuid.uuid4().hex[:12]}"
-    admin = Target("", target_server.port, "supermark")
+    admin = Target("", target_server, "supermark")
     target_sql(admin, f"CREATE DATABASE {db} OWNER supermark")
     yield Target(
         f"postgresql://supermark:target-password-123@127.0.0.1:{target_server.port}/{db}",
-        target_server.port,
+        target_server,
         db,
     )
     target_sql(admin, f"DROP DATABASE {db} WITH (FORCE)")
 
 
 def target_sql(target: Target, sql: str) -> str:
-    return psql(
-        target.port, target.db, sql, user="supermark", host="127.0.0.1", password="target-password-123"
-    )
+    return target.server.sql(sql, target.db)
 
 
 def test_urls_from_vercel_and_neon() -> None:
