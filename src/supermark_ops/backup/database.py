@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from supermark_ops.backup.errors import BackupError
+from supermark_ops.sqltext import ident
 
 # One statement: every ordinary and partitioned table's exact row count.
 COUNTS_SQL = (
@@ -37,10 +38,6 @@ class DumpInfo:
     sha256: str
     server_version: str
     tables: dict[str, int]
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -165,11 +162,11 @@ class Database:
 
     def recreate(self, database: str) -> None:
         """Drop (if there) and create an empty database owned by our user."""
-        self.sql(f"DROP DATABASE IF EXISTS {_ident(database)} WITH (FORCE)", "postgres")
-        self.sql(f"CREATE DATABASE {_ident(database)} OWNER {_ident(self.user)}", "postgres")
+        self.drop(database)
+        self.sql(f"CREATE DATABASE {ident(database)} OWNER {ident(self.user)}", "postgres")
 
     def drop(self, database: str) -> None:
-        self.sql(f"DROP DATABASE IF EXISTS {_ident(database)} WITH (FORCE)", "postgres")
+        self.sql(f"DROP DATABASE IF EXISTS {ident(database)} WITH (FORCE)", "postgres")
 
     def restore(self, path: Path, database: str) -> None:
         """The archive into an (empty) database, stopping at the first error."""

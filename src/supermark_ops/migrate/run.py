@@ -21,6 +21,7 @@ from supermark_ops.migrate.errors import MigrateError
 from supermark_ops.migrate.transfer import SPLIT_BYTES, copy
 from supermark_ops.migrate.urls import Endpoint
 from supermark_ops.migrate.verify import Report, compare
+from supermark_ops.sqltext import ident, literal
 
 MARK_INCOMPLETE = "supermark-ops migration: incomplete"
 MARK_COMPLETE = "supermark-ops migration: complete"
@@ -80,10 +81,6 @@ Phase = Callable[[str], None]
 
 def _major(version_num: str) -> int:
     return int(version_num) // 10000
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def query_client(client_image: str = "") -> Client:
@@ -155,13 +152,12 @@ def _reset(client: Client, target: Endpoint) -> None:
             "AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'",
         )
     ]
-    drops = "".join(f"DROP SCHEMA {_ident(s)} CASCADE; " for s in schemas)
+    drops = "".join(f"DROP SCHEMA {ident(s)} CASCADE; " for s in schemas)
     client.query(target, f"{drops}CREATE SCHEMA public;")
 
 
 def _mark(client: Client, target: Endpoint, text: str) -> None:
-    literal = "'" + text.replace("'", "''") + "'"
-    client.query(target, f"COMMENT ON DATABASE {_ident(target.dbname)} IS {literal}")
+    client.query(target, f"COMMENT ON DATABASE {ident(target.dbname)} IS {literal(text)}")
 
 
 def _dump(client: Client, endpoint: Endpoint, path: Path) -> None:
