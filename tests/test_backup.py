@@ -255,6 +255,22 @@ def test_a_year_of_runs_keeps_exactly_the_expected_set_and_nothing_foreign(tmp_p
     assert stored == wanted
 
 
+def test_a_killed_runs_temporary_files_are_cleaned_and_nothing_else(tmp_path: Path) -> None:
+    store = Store(tmp_path / "backups")
+    store.prepare()
+    (store.root / "documents" / "ab").mkdir()
+    ours = [
+        store.root / ".supermark-20261129T031500Z.dump.partial",
+        store.root / "documents" / f".{'a' * 64}.partial",  # a document being fetched
+        store.root / "documents" / "ab" / f".{'b' * 64}.partial",  # one being fetched from off-site
+    ]
+    foreign = [store.root / ".notes.partial", store.root / "documents" / ".keep.partial"]
+    for path in ours + foreign:
+        path.write_text("x")
+    assert sorted(store.clean_partials()) == sorted(p.name for p in ours)
+    assert all(p.exists() for p in foreign) and not any(p.exists() for p in ours)
+
+
 # -- faults, one at a time: the earlier backups stay, the run says it failed ------------
 
 

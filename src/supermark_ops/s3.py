@@ -176,14 +176,13 @@ class Bucket:
         )
 
     def download(self, key: str, path: Path) -> None:
-        """The object into path (written whole or not at all)."""
-        tmp = path.with_name(f".{path.name}.partial")
-        with self._request("GET", key, stream=True) as resp, tmp.open("wb") as out:
+        """The object into path, fsynced. Callers give a temporary name and rename it once they
+        have checked the content (so a torn download never sits under a real name)."""
+        with self._request("GET", key, stream=True) as resp, path.open("wb") as out:
             for chunk in resp.iter_content(1 << 20):
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-        tmp.replace(path)
 
     def upload(self, key: str, path: Path, sha256: str) -> None:
         """One PUT (up to 5 GiB on S3 and Spaces), signed over the file's sha256."""

@@ -61,7 +61,12 @@ class Store:
     def clean_partials(self) -> list[str]:
         """Temporary files a killed run left behind (ours by name only)."""
         removed = []
-        for path in [*self.root.glob(".*.partial"), *(self.root / "documents").glob("*/.*.partial")]:
+        documents = self.root / "documents"
+        for path in [
+            *self.root.glob(".*.partial"),
+            *documents.glob(".*.partial"),
+            *documents.glob("*/.*.partial"),
+        ]:
             if PARTIAL.match(path.name):
                 path.unlink()
                 removed.append(path.name)
