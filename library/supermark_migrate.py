@@ -79,9 +79,9 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        from supermark_ops.migrate import MigrateError
+        from supermark_ops.errors import OpsError
         from supermark_ops.migrate.run import migrate
-        from supermark_ops.migrate.urls import parse
+        from supermark_ops.pg import parse
     except ImportError:
         module.fail_json(
             msg=f"The supermark_ops package is not importable by {sys.executable}: run the task with the "
@@ -98,7 +98,7 @@ def main() -> None:
             dry_run=module.check_mode,
             client_image=p["client_image"],
         )
-    except MigrateError as exc:
+    except OpsError as exc:
         module.fail_json(msg=str(exc))
     result = summary.as_dict()
     if not summary.ok:

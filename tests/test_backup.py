@@ -21,11 +21,21 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from servers import PostgresContainer, WebhookReceiver, free_port
+from supermark_ops.backup.backup import apply_retention, backup, run_backup
+from supermark_ops.backup.common import Setup
+from supermark_ops.backup.drill import run_drill
+from supermark_ops.backup.restore import run_restore
 from supermark_ops.backup.retention import Policy, backup_name
-from supermark_ops.backup.run import Setup, apply_retention, backup, run_backup, run_drill, run_restore
 from supermark_ops.backup.store import Store
+from supermark_ops.config import BackupConfig, from_mapping
 from supermark_ops.monitor import checks
 from test_retention import expected_after
+
+
+def built(data: dict[str, Any]) -> BackupConfig:
+    """The config, through the loader that reads the role's file on a host."""
+    return from_mapping(BackupConfig, data, "backup.yml")
+
 
 IMAGE = "supermark-ops/standin-postgres:1"
 SCHEMA = """
@@ -139,13 +149,14 @@ def manifests(cfg: dict[str, Any]) -> list[str]:
 # -- the round trip ----------------------------------------------------------------
 
 
+@pytest.mark.docker
 def test_round_trip_restores_identical_rows_and_byte_identical_documents(
     cfg: dict[str, Any], pg: PostgresContainer, s3: Any, hook: WebhookReceiver
 ) -> None:
     docs = put_documents(s3, 12)
     before = pg.sql(FINGERPRINT)
-    result = run_backup(cfg)
-    assert result["passed"], result
+    result = run_backup(built(cfg))
+    assert result["ok"], result
     assert result["rows"] == 20051 and result["documents"] == 12
     manifest = json.loads((Path(cfg["directory"]) / f"{result['backup']}.manifest.json").read_text())
     assert manifest["tables"] == {"public.Document": 20000, "public.Team": 50, "public._prisma_migrations": 1}
@@ -161,8 +172,8 @@ def test_round_trip_restores_identical_rows_and_byte_identical_documents(
     s3.delete_object(Bucket="supermark", Key="team0/doc-0.pdf")
     s3.put_object(Bucket="supermark", Key="team1/doc-1.pdf", Body=b"overwritten")
     s3.put_object(Bucket="supermark", Key="new.pdf", Body=b"uploaded after the backup")
-    restored = run_restore(cfg, name=result["backup"])
-    assert restored["passed"] and restored["restored"] == result["backup"]
+    restored = run_restore(built(cfg), name=result["backup"])
+    assert restored["ok"] and restored["restored"] == result["backup"]
     assert pg.sql(FINGERPRINT) == before
     now = bucket_contents(s3)
     assert {k: now[k] for k in docs} == docs  # byte-identical
@@ -173,9 +184,10 @@ def test_round_trip_restores_identical_rows_and_byte_identical_documents(
     assert safety["tables"]["public.Document"] == 20000 - 6666
 
 
+@pytest.mark.docker
 def test_documents_are_mirrored_incrementally(cfg: dict[str, Any], s3: Any) -> None:
     put_documents(s3, 5)
-    setup = Setup.of({**cfg, "offsite": None})
+    setup = Setup.of(built({**cfg, "offsite": None}))
     first = backup(setup, now=datetime(2026, 11, 1, 3, tzinfo=UTC))
     put_documents(s3, 2, start=100)
     downloads: list[str] = []
@@ -194,16 +206,16 @@ def test_documents_are_mirrored_incrementally(cfg: dict[str, Any], s3: Any) -> N
     assert sorted(downloads) == ["team1/doc-100.pdf", "team2/doc-101.pdf"]
 
 
+@pytest.mark.docker
 def test_drill_restores_into_a_scratch_database_and_the_monitor_sees_it(
     cfg: dict[str, Any], pg: PostgresContainer, s3: Any
 ) -> None:
     put_documents(s3, 3)
-    assert run_backup(cfg)["passed"]
+    assert run_backup(built(cfg))["ok"]
     # The app keeps writing while the drill runs: the drill compares with the manifest, not the live db.
     pg.sql("INSERT INTO \"Team\" VALUES ('late', 'late team')")
-    cfg["drill_result"] = str(Path(cfg["state_dir"]) / "drill-last.json")
-    result = run_drill(cfg)
-    assert result["passed"], result
+    result = run_drill(built(cfg))
+    assert result["ok"], result
     assert result["rows"] == 20051
     assert "supermark_restore_drill" not in pg.sql("SELECT datname FROM pg_database", "postgres")
     state = Path(cfg["state_dir"])
@@ -225,7 +237,11 @@ def fake_backup(store: Store, at: datetime, docs: dict[str, dict[str, Any]]) -> 
 def test_a_year_of_runs_keeps_exactly_the_expected_set_and_nothing_foreign(tmp_path: Path) -> None:
     store = Store(tmp_path / "backups")
     store.prepare()
-    setup = Setup.of({"directory": str(store.root), "postgres": {"container": "unused"}})
+    setup = Setup.of(
+        built(
+            {"directory": str(store.root), "postgres": {"container": "unused", "user": "u", "database": "d"}}
+        )
+    )
     foreign = [store.root / "supermark-notes.txt", store.root / "my-own.dump", store.root / "documents" / "x"]
     for path in foreign:
         path.write_text("not the tool's")
@@ -278,91 +294,99 @@ def good_backups(cfg: dict[str, Any]) -> dict[str, int]:
     return {p.name: p.stat().st_size for p in Path(cfg["directory"]).glob("supermark-*")}
 
 
+@pytest.mark.docker
 def test_postgres_down(cfg: dict[str, Any], pg: PostgresContainer, hook: WebhookReceiver) -> None:
-    assert run_backup(cfg)["passed"]
+    assert run_backup(built(cfg))["ok"]
     before = good_backups(cfg)
     subprocess.run(["docker", "stop", pg.name], check=True, capture_output=True)
     try:
         time.sleep(1)  # a new name for the next backup
-        result = run_backup(cfg)
+        result = run_backup(built(cfg))
     finally:
         subprocess.run(["docker", "start", pg.name], check=True, capture_output=True)
         for _ in range(60):
             if subprocess.run(["docker", "exec", pg.name, "pg_isready"], capture_output=True).returncode == 0:
                 break
             time.sleep(0.5)
-    assert not result["passed"] and "is the stack running" in result["reason"]
+    assert not result["ok"] and "is the stack running" in result["reason"]
     assert good_backups(cfg) == before
     assert hook.received[-1]["event"] == "failure" and hook.received[-1]["check"] == "backup"
     assert hook.pings[-1] == "/ping/fail"
     # The next good run closes the incident with one "resolved" message.
     time.sleep(1)
-    assert run_backup(cfg)["passed"]
+    assert run_backup(built(cfg))["ok"]
     assert hook.received[-1]["event"] == "resolved"
 
 
+@pytest.mark.docker
 def test_s3_unreachable(cfg: dict[str, Any], s3: Any) -> None:
     put_documents(s3, 2)
-    assert run_backup(cfg)["passed"]
+    assert run_backup(built(cfg))["ok"]
     before = good_backups(cfg)
     closed = f"http://127.0.0.1:{free_port()}"
     time.sleep(1)
     # One attempt each: the retries (1 s, 2 s apart) would only slow the test down.
-    documents_down = run_backup({**cfg, "documents": {**bucket_cfg(closed, "supermark"), "attempts": 1}})
-    assert not documents_down["passed"] and "unreachable" in documents_down["reason"]
+    documents_down = run_backup(
+        built({**cfg, "documents": {**bucket_cfg(closed, "supermark"), "attempts": 1}})
+    )
+    assert not documents_down["ok"] and "unreachable" in documents_down["reason"]
     assert manifests(cfg) == [n for n in before if n.endswith(".manifest.json")]
     # Off-site down: the new local backup is complete and kept; the run still fails.
     time.sleep(1)
-    offsite_down = run_backup({**cfg, "offsite": {**bucket_cfg(closed, "offsite"), "attempts": 1}})
-    assert not offsite_down["passed"] and "the local backup" in offsite_down["reason"]
+    offsite_down = run_backup(built({**cfg, "offsite": {**bucket_cfg(closed, "offsite"), "attempts": 1}}))
+    assert not offsite_down["ok"] and "the local backup" in offsite_down["reason"]
     assert f"{offsite_down['backup']}.manifest.json" in manifests(cfg)
     assert all(name in good_backups(cfg) for name in before)
 
 
+@pytest.mark.docker
+@pytest.mark.root
 def test_disk_full(cfg: dict[str, Any], tmp_path: Path) -> None:
     small = tmp_path / "small"
     small.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(small)], check=True)
     try:
         cfg = {**cfg, "directory": str(small), "documents": None, "offsite": None}
-        assert run_backup(cfg)["passed"]
+        assert run_backup(built(cfg))["ok"]
         before = good_backups(cfg)
         free = shutil.disk_usage(small).free
         (small / "filler").write_bytes(b"\0" * (free - 64 * 1024))
         time.sleep(1)
-        result = run_backup(cfg)
-        assert not result["passed"] and "is full" in result["reason"]
+        result = run_backup(built(cfg))
+        assert not result["ok"] and "is full" in result["reason"]
         assert good_backups(cfg) == before
         assert not list(small.glob(".*partial"))  # the torn dump was removed
     finally:
         subprocess.run(["umount", str(small)], check=True)
 
 
+@pytest.mark.docker
 def test_a_corrupted_dump_fails_the_drill_and_is_not_restored(
     cfg: dict[str, Any], pg: PostgresContainer, hook: WebhookReceiver
 ) -> None:
     # Yesterday's backup, then today's (one a day is what retention keeps).
-    first = backup(Setup.of(cfg), now=datetime.now(UTC) - timedelta(days=1))["backup"]
-    second = run_backup(cfg)["backup"]
+    first = backup(Setup.of(built(cfg)), now=datetime.now(UTC) - timedelta(days=1))["backup"]
+    second = run_backup(built(cfg))["backup"]
     dump = Path(cfg["directory"]) / f"{second}.dump"
     data = bytearray(dump.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped bit in the middle: pg_restore --list alone misses it
     dump.write_bytes(bytes(data))
-    result = run_drill(cfg)
-    assert not result["passed"] and "damaged" in result["reason"]
+    result = run_drill(built(cfg))
+    assert not result["ok"] and "damaged" in result["reason"]
     assert hook.received[-1]["check"] == "drill" and hook.received[-1]["event"] == "failure"
     before = pg.sql(FINGERPRINT)
     with pytest.raises(Exception, match="damaged"):
-        run_restore(cfg, name=second)
+        run_restore(built(cfg), name=second)
     assert pg.sql(FINGERPRINT) == before  # nothing was touched
-    assert run_restore(cfg, name=first)["passed"]
+    assert run_restore(built(cfg), name=first)["ok"]
 
 
+@pytest.mark.docker
 def test_a_killed_run_leaves_the_earlier_backups_and_the_next_run_finishes(
     cfg: dict[str, Any], pg: PostgresContainer, tmp_path: Path
 ) -> None:
     cfg = {**cfg, "offsite": None, "documents": None}
-    assert run_backup(cfg)["passed"]
+    assert run_backup(built(cfg))["ok"]
     before = good_backups(cfg)
     # Enough data that the dump takes a moment.
     pg.sql(
@@ -388,8 +412,8 @@ def test_a_killed_run_leaves_the_earlier_backups_and_the_next_run_finishes(
     assert good_backups(cfg) == before
     assert list(directory.glob(".*.partial"))  # what the killed run left
     time.sleep(1)
-    result = run_backup(cfg)
-    assert result["passed"]
+    result = run_backup(built(cfg))
+    assert result["ok"]
     assert not list(directory.glob(".*.partial"))
     assert (
         json.loads((directory / f"{result['backup']}.manifest.json").read_text())["tables"]["public.big"]
@@ -400,6 +424,7 @@ def test_a_killed_run_leaves_the_earlier_backups_and_the_next_run_finishes(
 # -- off-site encryption, and the same-droplet warning ------------------------------
 
 
+@pytest.mark.docker
 @pytest.mark.skipif(shutil.which("age") is None, reason="age is installed by scripts/setup.sh")
 def test_encrypted_offsite_copy_restores_with_the_key_kept_elsewhere(
     cfg: dict[str, Any], pg: PostgresContainer, s3: Any, tmp_path: Path
@@ -409,8 +434,8 @@ def test_encrypted_offsite_copy_restores_with_the_key_kept_elsewhere(
     recipient = next(line.split(": ")[1] for line in key.read_text().splitlines() if "public key" in line)
     docs = put_documents(s3, 3)
     cfg["offsite"] = {**cfg["offsite"], "age_recipient": recipient}
-    result = run_backup(cfg)
-    assert result["passed"], result
+    result = run_backup(built(cfg))
+    assert result["ok"], result
     offsite = bucket_contents(s3, "offsite")
     sealed = [v for k, v in offsite.items() if k.endswith(".age")]
     assert len(sealed) == 4 and all(v.startswith(b"age-encryption.org/v1") for v in sealed)
@@ -421,15 +446,16 @@ def test_encrypted_offsite_copy_restores_with_the_key_kept_elsewhere(
         s3.delete_object(Bucket="supermark", Key=k)
     fresh = {**cfg, "directory": str(tmp_path / "new-droplet")}
     with pytest.raises(Exception, match="--identity"):
-        run_restore(fresh, from_offsite=True)
-    restored = run_restore(fresh, from_offsite=True, identity=key)
+        run_restore(built(fresh), from_offsite=True)
+    restored = run_restore(built(fresh), from_offsite=True, identity=key)
     assert restored["restored"] == result["backup"] and restored["rows"] == 20051
     assert pg.sql('SELECT count(*) FROM "Document"') == "20000"
     assert {k: v for k, v in bucket_contents(s3).items() if k in docs} == docs
 
 
+@pytest.mark.docker
 def test_offsite_on_the_same_droplet_warns(cfg: dict[str, Any]) -> None:
     cfg["offsite"] = {**cfg["documents"], "bucket": "offsite"}
-    result = run_backup(cfg)
-    assert result["passed"]
+    result = run_backup(built(cfg))
+    assert result["ok"]
     assert any("NOT off-site" in w for w in result["warnings"])

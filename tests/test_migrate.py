@@ -23,11 +23,10 @@ from urllib.parse import quote
 import pytest
 
 from servers import PostgresContainer, PostgresServer, free_port, require_ssl
-from supermark_ops.migrate import MigrateError
-from supermark_ops.migrate.client import Client
+from supermark_ops.errors import OpsError
 from supermark_ops.migrate.run import MARK_COMPLETE, MARK_INCOMPLETE, migrate, verify_only
-from supermark_ops.migrate.transfer import SPLIT_BYTES, big_tables_sql
-from supermark_ops.migrate.urls import parse
+from supermark_ops.migrate.transfer import SPLIT_BYTES
+from supermark_ops.pg import Client, parse, sql
 
 SOURCE_PASSWORD = "p@ss/w:rd+=x"  # what openssl rand -base64 gives: must survive URL-encoding
 TARGET_IMAGE = "supermark-ops/standin-postgres:1"
@@ -135,10 +134,12 @@ def test_urls_from_vercel_and_neon() -> None:
     ],
 )
 def test_bad_urls_are_refused_with_the_reason(url: str, message: str) -> None:
-    with pytest.raises(MigrateError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(OpsError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(url, what="source", require_ssl=True)
 
 
+@pytest.mark.docker
+@pytest.mark.root
 @pytest.mark.parametrize("split_bytes", [SPLIT_BYTES, 2**20], ids=["one-stream", "split-into-page-ranges"])
 def test_clean_migration_verifies(source: str, target: Target, tmp_path: Path, split_bytes: int) -> None:
     events: list[str] = []
@@ -160,7 +161,7 @@ def test_clean_migration_verifies(source: str, target: Target, tmp_path: Path, s
     assert copied.count('public."Document"') == (4 if split_bytes == 2**20 else 0)
     # "Document" (text, jsonb, an enum, timestamps) goes in binary; the hashes above prove it exact.
     big = Client().query(
-        parse(source, what="source", require_ssl=True), big_tables_sql(2**20), read_only=True
+        parse(source, what="source", require_ssl=True), sql.big_tables(2**20), read_only=True
     )
     assert ['public."Document"', "t"] in [[row[0], row[3]] for row in big]
     tables = {t.name: t.target_rows for t in summary.report.tables}
@@ -175,6 +176,8 @@ def test_clean_migration_verifies(source: str, target: Target, tmp_path: Path, s
     assert summary.preflight.source_version == 15 and summary.preflight.target_version == 16
 
 
+@pytest.mark.docker
+@pytest.mark.root
 def test_differences_are_caught(source: str, target: Target, tmp_path: Path) -> None:
     src, dst = parse(source, what="source", require_ssl=True), parse(target[0], what="target")
     migrate(src, dst, tmp_path, verify=False)
@@ -189,21 +192,23 @@ def test_differences_are_caught(source: str, target: Target, tmp_path: Path) -> 
     assert 'sequence public."Team_id_seq": 2000 -> 5000' in differences
 
 
+@pytest.mark.docker
+@pytest.mark.root
 def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
     source: str, target: Target, tmp_path: Path
 ) -> None:
     src, dst = parse(source, what="source", require_ssl=True), parse(target[0], what="target")
     target_sql(target, "CREATE TABLE precious (x int); INSERT INTO precious VALUES (1)")
-    with pytest.raises(MigrateError, match="is not empty"):
+    with pytest.raises(OpsError, match="is not empty"):
         migrate(src, dst, tmp_path)
     assert target_sql(target, "SELECT count(*) FROM precious") == "1"
     # The safety dump of the 16 target needs pg_dump 16: this machine has 15, the target's image has 16.
-    with pytest.raises(MigrateError, match="pass --client-image postgres:16"):
+    with pytest.raises(OpsError, match="pass --client-image postgres:16"):
         migrate(src, dst, tmp_path, replace=True)
     summary = migrate(src, dst, tmp_path, replace=True, client_image=TARGET_IMAGE)
     assert summary.ok and Path(summary.safety_dump).stat().st_size > 0
     listing = subprocess.run(
-        Client(TARGET_IMAGE).argv("pg_restore", ["--list", summary.safety_dump], [tmp_path]),
+        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", summary.safety_dump], mounts=[tmp_path]),
         capture_output=True,
         text=True,
         check=True,
@@ -211,6 +216,8 @@ def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
     assert "TABLE public precious" in listing.stdout
 
 
+@pytest.mark.docker
+@pytest.mark.root
 def test_dry_run_writes_nothing(source: str, target: Target, tmp_path: Path) -> None:
     summary = migrate(
         parse(source, what="source", require_ssl=True),
@@ -235,6 +242,8 @@ def run_cli(source: str, target: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.docker
+@pytest.mark.root
 def test_a_run_killed_mid_restore_is_finished_by_a_rerun(source: str, target: Target, tmp_path: Path) -> None:
     proc = run_cli(source, target[0], "--workdir", str(tmp_path), "--jobs", "1")
     deadline = time.monotonic() + 120
@@ -261,26 +270,30 @@ def test_a_run_killed_mid_restore_is_finished_by_a_rerun(source: str, target: Ta
     assert quote(SOURCE_PASSWORD, safe="") not in out + err and SOURCE_PASSWORD not in out + err
 
 
+@pytest.mark.docker
+@pytest.mark.root
 def test_wrong_password_and_missing_database_say_so(source: str, target: Target, tmp_path: Path) -> None:
     bad_password = source.replace(quote(SOURCE_PASSWORD, safe=""), "wrong")
-    with pytest.raises(MigrateError, match="the password was refused"):
+    with pytest.raises(OpsError, match="the password was refused"):
         migrate(
             parse(bad_password, what="source", require_ssl=True), parse(target[0], what="target"), tmp_path
         )
     missing_db = target[0].rsplit("/", 1)[0] + "/nodb"
-    with pytest.raises(MigrateError, match="that database does not exist"):
+    with pytest.raises(OpsError, match="that database does not exist"):
         migrate(parse(source, what="source", require_ssl=True), parse(missing_db, what="target"), tmp_path)
     closed = f"postgres://u:p@127.0.0.1:{free_port()}/db?sslmode=require"
-    with pytest.raises(MigrateError, match="nothing answers"):
+    with pytest.raises(OpsError, match="nothing answers"):
         migrate(parse(closed, what="source", require_ssl=True), parse(target[0], what="target"), tmp_path)
 
 
+@pytest.mark.docker
+@pytest.mark.root
 def test_a_source_without_ssl_is_not_reached(source: str, target: Target, tmp_path: Path) -> None:
     plain = source.replace("sslmode=require", "sslmode=disable")
-    with pytest.raises(MigrateError, match="must use SSL"):
+    with pytest.raises(OpsError, match="must use SSL"):
         migrate(parse(plain, what="source", require_ssl=True), parse(target[0], what="target"), tmp_path)
     # And the server really refuses a plain connection (the fixture is honest).
-    with pytest.raises(MigrateError, match=r"no encryption|reject"):
+    with pytest.raises(OpsError, match=r"no encryption|reject"):
         Client().query(parse(plain, what="target"), "SELECT 1")
 
 
@@ -313,6 +326,9 @@ def run_module(
     )
 
 
+@pytest.mark.docker
+@pytest.mark.root
+@pytest.mark.playbook
 def test_ansible_module_check_mode_is_preflight_then_a_real_run_verifies(
     project_root: Path, source: str, target: Target, tmp_path: Path
 ) -> None:

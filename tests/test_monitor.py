@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,9 +26,23 @@ from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 
 from servers import AppServer, PostgresServer, WebhookReceiver, free_port, tcp_listener
+from supermark_ops import pg
 from supermark_ops.alerts import Alert, IncidentTracker, SMTPChannel, WebhookChannel, dispatch
+from supermark_ops.config import MonitorConfig, from_mapping
 from supermark_ops.monitor import checks
 from supermark_ops.monitor.run import run, run_checks, single_run
+from supermark_ops.s3 import Bucket
+
+
+def built(data: dict[str, Any]) -> MonitorConfig:
+    """The config, through the loader that reads the role's file on a host."""
+    return from_mapping(MonitorConfig, data, "monitor.yml")
+
+
+def local_pg(server: PostgresServer) -> dict[str, Any]:
+    """The monitor's postgres settings for a server on this machine (its socket folder)."""
+    return {"host": str(server.socket_dir), "port": server.port, "user": "postgres", "database": "postgres"}
+
 
 # -- fixtures: real servers ----------------------------------------------------
 
@@ -169,25 +185,29 @@ def test_configured_but_unavailable_optional_service(app: AppServer) -> None:
 # -- Postgres, storage, disk, memory, TLS, backups -----------------------------------
 
 
+@pytest.mark.root
 def test_postgres_up_and_down(postgres: PostgresServer) -> None:
-    assert checks.postgres(postgres.pg_isready(), 5).status == "healthy"
+    client = pg.Client()
+    endpoint = pg.socket_endpoint("postgres", "postgres", str(postgres.socket_dir), postgres.port)
+    assert checks.postgres(client, endpoint, 5).status == "healthy"
     postgres.stop()
     try:
-        down = checks.postgres(postgres.pg_isready(), 5)
+        down = checks.postgres(client, endpoint, 5)
         assert down.status == "unhealthy" and "no response" in down.reason
     finally:
         postgres.run()
 
 
 def test_storage(s3: dict[str, str]) -> None:
-    args = (s3["endpoint"], s3["bucket"], s3["access_key"], s3["secret_key"], "us-east-1", 3)
-    assert checks.storage(*args).status == "healthy"
-    missing = checks.storage(s3["endpoint"], "no-such-bucket", *args[2:])
+    bucket = Bucket(s3["endpoint"], s3["bucket"], s3["access_key"], s3["secret_key"])
+    assert checks.storage(bucket, 3).status == "healthy"
+    missing = checks.storage(replace(bucket, bucket="no-such-bucket"), 3)
     assert missing.status == "unhealthy" and "no-such-bucket" in missing.reason
-    gone = checks.storage(f"http://127.0.0.1:{free_port()}", *args[1:])
+    gone = checks.storage(replace(bucket, endpoint=f"http://127.0.0.1:{free_port()}"), 3)
     assert gone.status == "unhealthy" and "unreachable" in gone.reason
 
 
+@pytest.mark.root
 def test_disk_over_threshold(small_disk: Path) -> None:
     assert checks.disk([str(small_disk)], 85).status == "healthy"
     (small_disk / "fill").write_bytes(b"\0" * (3_700 * 1024))
@@ -240,9 +260,13 @@ def test_ca_file_lets_the_app_checks_trust_a_private_ca(
     app = AppServer()
     url = app.start(tls=context)
     try:
-        untrusted = run_checks({"app_url": url, "timeout": 3})["app"]
+        untrusted = run_checks(built({"app_url": url, "timeout": 3}))["app"]
         assert untrusted.status == "unhealthy" and "SSLError" in untrusted.reason
-        assert run_checks({"app_url": url, "timeout": 3, "ca_file": str(cafile)})["app"].status == "healthy"
+        assert (
+            run_checks(built({"app_url": url, "timeout": 3, "ca_file": str(cafile)}))["app"].status
+            == "healthy"
+        )
+        assert "REQUESTS_CA_BUNDLE" not in os.environ  # trust is per request, not process-wide
     finally:
         app.stop()
 
@@ -256,9 +280,11 @@ def test_backup_age_and_drill(tmp_path: Path) -> None:
     assert checks.newest_backup(tmp_path, 26, now + timedelta(hours=30)).status == "unhealthy"
     drill = tmp_path / "drill.json"
     assert checks.restore_drill(drill).status == "unhealthy"
-    drill.write_text(json.dumps({"passed": False, "reason": "row counts differ in Document"}))
+    drill.write_text(json.dumps({"ok": False, "reason": "row counts differ in Document"}))
     assert "row counts differ" in checks.restore_drill(drill).reason
-    drill.write_text(json.dumps({"passed": True}))
+    drill.write_text(json.dumps({"ok": True, "reason": ""}))
+    assert checks.restore_drill(drill).status == "healthy"
+    drill.write_text(json.dumps({"passed": True}))  # written before the one result shape
     assert checks.restore_drill(drill).status == "healthy"
 
 
@@ -336,7 +362,7 @@ def config(
         "app_url": app.url,
         "timeout": 2,
         "state_dir": str(tmp_path / "state"),
-        "postgres": {"command": postgres.pg_isready()},
+        "postgres": local_pg(postgres),
         "storage": {**s3, "region": "us-east-1"},
         "disk": {"paths": ["/"], "max_percent": 99.9},
         "memory": {"max_percent": 99.9},
@@ -354,6 +380,7 @@ def config(
     }
 
 
+@pytest.mark.root
 def test_full_run_reports_in_the_seeds_shape_and_alerts_on_change(
     tmp_path: Path,
     app: AppServer,
@@ -363,9 +390,9 @@ def test_full_run_reports_in_the_seeds_shape_and_alerts_on_change(
     webhook: WebhookReceiver,
 ) -> None:
     box, port = smtp
-    cfg = config(tmp_path, app, postgres, s3, port, webhook.url)
+    cfg = built(config(tmp_path, app, postgres, s3, port, webhook.url))
     first = run(cfg)
-    assert first.report["status"] == "healthy", first.report["details"]
+    assert first.report["ok"] is True and first.report["reason"] == "", first.report["details"]
     for key, status in {
         "app": "healthy",
         "postgres": "healthy",
@@ -375,12 +402,12 @@ def test_full_run_reports_in_the_seeds_shape_and_alerts_on_change(
         "trigger": "not_configured",
     }.items():
         assert first.report[key] == status
-    assert json.loads((tmp_path / "state/monitor-last.json").read_text())["status"] == "healthy"
+    assert json.loads((tmp_path / "state/monitor-last.json").read_text())["ok"] is True
     assert first.alerts == [] and box.messages == []
 
     app.health = "error"
     second = run(cfg)
-    assert second.report["status"] == "unhealthy"
+    assert second.report["ok"] is False and second.report["reason"].startswith("app: ")
     assert [a.check for a in second.alerts] == ["app"]
     assert len(box.messages) == 1 and len(webhook.received) == 1
     run(cfg)  # still failing, within the re-send interval: quiet
@@ -391,7 +418,7 @@ def test_full_run_reports_in_the_seeds_shape_and_alerts_on_change(
 
 
 def test_runs_never_overlap(tmp_path: Path) -> None:
-    cfg = {"state_dir": str(tmp_path), "memory": {"max_percent": 100}}
+    cfg = built({"state_dir": str(tmp_path), "memory": {"max_percent": 100}})
     with single_run(tmp_path / "monitor.lock") as got:
         assert got
         assert run(cfg).skipped is True

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from supermark_ops.vardoc import render
+from vardoc import render
 
 
 def test_committed_variables_page_is_current(project_root: Path) -> None:
     committed = (project_root / "docs/variables.md").read_text()
     assert committed == render(project_root / "roles"), (
-        "docs/variables.md is stale: python -m supermark_ops.vardoc > docs/variables.md"
+        "docs/variables.md is stale: python tools/vardoc.py > docs/variables.md"
     )
 
 

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import requests
+
+from supermark_ops import files
+from supermark_ops.config import AlertSettings
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class WebhookChannel:
     style: Literal["generic", "slack", "discord"] = "generic"
     timeout: float = 10.0
     name: str = "webhook"
+    verify: str | bool = True  # a CA bundle's path for a private CA
 
     def payload(self, alert: Alert) -> dict[str, object]:
         if self.style == "slack":
@@ -122,29 +124,28 @@ class WebhookChannel:
         }
 
     def send(self, alert: Alert) -> None:
-        resp = requests.post(self.url, json=self.payload(alert), timeout=self.timeout)
+        resp = requests.post(self.url, json=self.payload(alert), timeout=self.timeout, verify=self.verify)
         resp.raise_for_status()
 
 
-def channels(cfg: Mapping[str, Any]) -> list[Channel]:
-    """The channels of an `alerts` settings block ({smtp: {...}, webhooks: [...]}), as the
-    monitor and the backup tools read it from their config files."""
+def channels(settings: AlertSettings, verify: str | bool = True) -> list[Channel]:
+    """The channels of an `alerts` settings block, as the monitor and the backup tools read it;
+    `verify` is the HTTPS trust of the webhooks (True: the public CAs, or a CA bundle's path)."""
     out: list[Channel] = []
-    if smtp := cfg.get("smtp"):
+    if smtp := settings.smtp:
         out.append(
             SMTPChannel(
-                host=smtp["host"],
-                port=int(smtp.get("port", 587)),
-                sender=smtp["sender"],
-                recipients=smtp["recipients"],
-                username=smtp.get("username", ""),
-                password=smtp.get("password", ""),
-                starttls=bool(smtp.get("starttls", True)),
-                tls=bool(smtp.get("tls", False)),
+                host=smtp.host,
+                port=smtp.port,
+                sender=smtp.sender,
+                recipients=smtp.recipients,
+                username=smtp.username,
+                password=smtp.password,
+                starttls=smtp.starttls,
+                tls=smtp.tls,
             )
         )
-    for hook in cfg.get("webhooks") or []:
-        out.append(WebhookChannel(url=hook["url"], style=hook.get("style", "generic")))
+    out += [WebhookChannel(url=hook.url, style=hook.style, verify=verify) for hook in settings.webhooks]
     return out
 
 
@@ -163,12 +164,12 @@ def dispatch(alerts: Iterable[Alert], channels: Sequence[Channel]) -> list[str]:
     return failures
 
 
-def ping(url: str, ok: bool, timeout: float = 10.0) -> None:
+def ping(url: str, ok: bool, timeout: float = 10.0, verify: str | bool = True) -> None:
     """healthchecks.io-style ping: URL on success, URL/fail on failure. Never raises."""
     if not url:
         return
     try:
-        requests.get(url if ok else url.rstrip("/") + "/fail", timeout=timeout)
+        requests.get(url if ok else url.rstrip("/") + "/fail", timeout=timeout, verify=verify)
     except requests.RequestException as exc:
         log.error("ping %s failed: %s", "success" if ok else "failure", type(exc).__name__)
 
@@ -216,20 +217,4 @@ class IncidentTracker:
         return alerts
 
     def save(self) -> None:
-        write_json_atomic(self.state_file, {"open": {k: asdict(v) for k, v in self.open.items()}})
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write, fsync and rename, so a crash never leaves half a state file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        files.write_json(self.state_file, {"open": {k: asdict(v) for k, v in self.open.items()}})

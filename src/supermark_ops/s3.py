@@ -3,7 +3,8 @@
 A SigV4 signer over `requests`, so a signed request costs no boto3 import
 (the monitor runs every few minutes and stays small, and the host's venv has
 no botocore). The signer is checked against botocore's in the tests. `Bucket`
-is the little client the backups use: list, get, put, delete, path style.
+is the one client of the backups and the monitor: check, list, get, put,
+delete, path style, retried through supermark_ops.http.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +21,10 @@ from typing import IO
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import requests
+
+from supermark_ops import http
+from supermark_ops.config import BucketSettings
+from supermark_ops.errors import OpsError
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -70,15 +74,7 @@ def sign_v4(
     }
 
 
-def head_bucket(
-    endpoint: str, bucket: str, access_key: str, secret_key: str, region: str, timeout: float
-) -> requests.Response:
-    """A signed HEAD on the bucket, path style (MinIO needs it; Spaces and AWS accept it)."""
-    url = f"{endpoint.rstrip('/')}/{quote(bucket)}"
-    return requests.head(url, headers=sign_v4("HEAD", url, access_key, secret_key, region), timeout=timeout)
-
-
-class S3Error(Exception):
+class S3Error(OpsError):
     """An object storage request failed; the message says which, and what the server said."""
 
 
@@ -105,6 +101,20 @@ class Bucket:
     prefix: str = ""
     timeout: float = 60.0
     attempts: int = 3
+    verify: str | bool = True  # a CA bundle's path for a private CA
+
+    @classmethod
+    def of(cls, settings: BucketSettings, ca_file: str = "") -> Bucket:
+        return cls(
+            endpoint=settings.endpoint,
+            bucket=settings.bucket,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            region=settings.region,
+            prefix=settings.prefix,
+            attempts=settings.attempts,
+            verify=http.verify(ca_file),
+        )
 
     def label(self) -> str:
         return f"s3 {self.endpoint.rstrip('/')}/{self.bucket}/{self.prefix}"
@@ -124,32 +134,38 @@ class Bucket:
         ok: tuple[int, ...] = (200,),
     ) -> requests.Response:
         url = self._url(key, query)
-        for attempt in range(1, self.attempts + 1):
+
+        def attempt() -> requests.Response:
             if body is not None:
                 body.seek(0)
             headers = sign_v4(method, url, self.access_key, self.secret_key, self.region, payload_sha256)
-            try:
-                resp = requests.request(
-                    method, url, headers=headers, data=body, stream=stream, timeout=self.timeout
-                )
-            except requests.RequestException as exc:
-                if attempt == self.attempts:
-                    raise S3Error(
-                        f"{self.label()} unreachable ({type(exc).__name__}): check the endpoint, the network"
-                    ) from None
-            else:
-                if resp.status_code in ok:
-                    return resp
-                if resp.status_code < 500 or attempt == self.attempts:
-                    code = ET.fromstring(resp.content).findtext("Code") if resp.content[:1] == b"<" else ""
-                    hint = {403: "check the access key and secret", 404: "check the bucket name"}.get(
-                        resp.status_code, ""
-                    )
-                    raise S3Error(
-                        f"{method} {self.label()}{key}: HTTP {resp.status_code} {code or ''} {hint}".rstrip()
-                    )
-            time.sleep(2 ** (attempt - 1))  # a dropped connection or a 5xx: try again shortly
-        raise AssertionError("unreachable")
+            return requests.request(
+                method,
+                url,
+                headers=headers,
+                data=body,
+                stream=stream,
+                timeout=self.timeout,
+                verify=self.verify,
+            )
+
+        try:
+            resp = http.send(attempt, attempts=self.attempts)
+        except requests.RequestException as exc:
+            raise S3Error(
+                f"{self.label()} unreachable ({type(exc).__name__}): check the endpoint, the network"
+            ) from None
+        if resp.status_code in ok:
+            return resp
+        code = ET.fromstring(resp.content).findtext("Code") if resp.content[:1] == b"<" else ""
+        hint = {403: "check the access key and secret", 404: "check the bucket name"}.get(
+            resp.status_code, ""
+        )
+        raise S3Error(f"{method} {self.label()}{key}: HTTP {resp.status_code} {code or ''} {hint}".rstrip())
+
+    def check(self) -> None:
+        """The bucket answers a signed HEAD (it exists, and the keys may read it)."""
+        self._request("HEAD")
 
     def list(self, prefix: str = "") -> Iterator[Object]:
         """Every object under prefix+prefix (ListObjectsV2, all pages), keys without our prefix."""

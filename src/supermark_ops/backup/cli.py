@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -12,8 +10,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from supermark_ops import config, results
+from supermark_ops.backup.backup import run_backup
+from supermark_ops.backup.common import Setup
+from supermark_ops.backup.drill import run_drill
 from supermark_ops.backup.errors import BackupError
-from supermark_ops.backup.run import Setup, listing, load_config, run_backup, run_drill, run_restore
+from supermark_ops.backup.restore import listing, run_restore
+from supermark_ops.errors import OpsError
 
 
 def add_parser(sub: Any) -> None:
@@ -30,43 +33,44 @@ def add_parser(sub: Any) -> None:
     rs.add_argument("--from-offsite", action="store_true", help="fetch it from the off-site copy first")
     rs.add_argument("--identity", type=Path, help="age identity file, for an encrypted off-site copy")
     rs.add_argument("--yes", action="store_true", help="required: the current database is replaced")
+    bk.set_defaults(handler=backup_command)
 
 
 def backup_command(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     quiet = args.json or not err.is_terminal
     try:
-        cfg = load_config(args.config)
+        cfg = config.load(args.config, config.BackupConfig)
         if args.action == "list":
             return _list(listing(Setup.of(cfg)), args.json)
         if args.action == "restore" and not args.yes:
             raise BackupError("restore replaces the current database and documents: add --yes to go on.")
         with err.status(args.action, spinner="dots") if not quiet else nullcontext() as status:
-            step: Callable[[str], None] = (lambda s: status.update(s)) if status else (lambda _: None)
+            step = status.update if status is not None else results.no_progress
             if args.action == "run":
                 result = run_backup(cfg, step)
             elif args.action == "drill":
                 result = run_drill(cfg, step)
             else:
                 result = run_restore(cfg, args.name, args.from_offsite, args.identity, step)
-    except BackupError as exc:
+    except OpsError as exc:
         if args.json:
-            print(json.dumps({"passed": False, "reason": str(exc)}))
+            print(results.dumps(results.failed(str(exc))))
         else:
             err.print(f"[red]supermark-ops backup {args.action}:[/red] {exc}")
         return 2
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
-    elif result["passed"]:
-        Console().print(f"{args.action}: ok", {k: v for k, v in result.items() if k != "passed"})
+        print(results.dumps(result))
+    elif result["ok"]:
+        Console().print(f"{args.action}: ok", {k: v for k, v in result.items() if k not in ("ok", "reason")})
     else:
         err.print(f"[red]{args.action} FAILED:[/red] {result.get('reason')}")
-    return 0 if result["passed"] else 1
+    return 0 if result["ok"] else 1
 
 
 def _list(rows: list[dict[str, Any]], as_json: bool) -> int:
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(results.dumps(results.ok(backups=rows)))
         return 0
     table = Table(title="backups")
     for col in ("name", "where", "complete"):

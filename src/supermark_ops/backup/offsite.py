@@ -14,17 +14,16 @@ import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from supermark_ops import files
 from supermark_ops.backup.errors import BackupError
 from supermark_ops.backup.retention import NAME, Backup, Policy, plan
-from supermark_ops.backup.store import Store, sha256_file
+from supermark_ops.backup.store import Store
+from supermark_ops.results import Progress, no_progress
 from supermark_ops.s3 import Bucket, S3Error
-
-Step = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class Offsite:
 
     def _put(self, key: str, path: Path) -> None:
         if not self.age_recipient:
-            self.bucket.upload(key, path, sha256_file(path))
+            self.bucket.upload(key, path, files.sha256_file(path))
             return
         if shutil.which("age") is None:
             raise BackupError("Off-site encryption needs the age program: apt-get install age.")
@@ -51,9 +50,9 @@ class Offsite:
             )
             if result.returncode != 0:
                 raise BackupError(f"age could not encrypt {path.name}: {result.stderr.strip()}")
-            self.bucket.upload(key, sealed, sha256_file(sealed))
+            self.bucket.upload(key, sealed, files.sha256_file(sealed))
 
-    def upload(self, store: Store, name: str, step: Step = lambda _: None) -> int:
+    def upload(self, store: Store, name: str, step: Progress = no_progress) -> int:
         """The backup's documents not yet there, its dump, then its manifest. Returns objects sent."""
         manifest = store.manifest(name)
         there = {o.key for o in self.bucket.list("documents/")}
@@ -69,7 +68,7 @@ class Offsite:
         # The manifest stays readable (sizes, counts, hashes; no document content) so that
         # listing and retention work without the key.
         self.bucket.upload(
-            f"{name}.manifest.json", store.manifest_path(name), sha256_file(store.manifest_path(name))
+            f"{name}.manifest.json", store.manifest_path(name), files.sha256_file(store.manifest_path(name))
         )
         return sent
 
@@ -111,9 +110,9 @@ class Offsite:
                 self.bucket.delete(obj.key)
         return sorted(delete)
 
-    def download(self, store: Store, name: str, identity: Path | None, step: Step = lambda _: None) -> None:
+    def download(self, store: Store, name: str, identity: Path | None, step: Progress = no_progress) -> None:
         """An off-site backup into the local folder (documents only where missing), checked."""
-        manifest_tmp = store.partial(store.manifest_path(name))
+        manifest_tmp = files.partial(store.manifest_path(name))
         self.bucket.download(f"{name}.manifest.json", manifest_tmp)
         manifest = json.loads(manifest_tmp.read_text())
         for meta in manifest["documents"].values():
@@ -124,10 +123,10 @@ class Offsite:
                 self._get(f"documents/{meta['sha256']}{self.suffix}", target, meta["sha256"], identity)
         step("off-site: dump")
         self._get(f"{name}.dump{self.suffix}", store.dump_path(name), manifest["dump"]["sha256"], identity)
-        manifest_tmp.replace(store.manifest_path(name))
+        files.commit(manifest_tmp, store.manifest_path(name))
 
     def _get(self, key: str, dest: Path, sha256: str, identity: Path | None) -> None:
-        tmp = dest.with_name(f".{dest.name}.partial")
+        tmp = files.partial(dest)
         self.bucket.download(key, tmp)
         if key.endswith(".age"):
             if identity is None:
@@ -143,10 +142,10 @@ class Offsite:
             sealed.unlink()
             if result.returncode != 0:
                 raise BackupError(f"age could not decrypt {key}: {result.stderr.strip()}")
-        if sha256_file(tmp) != sha256:
+        if files.sha256_file(tmp) != sha256:
             tmp.unlink()
             raise BackupError(f"{key} from off-site does not match the sha256 in its manifest")
-        tmp.replace(dest)
+        files.commit(tmp, dest)
 
 
 def _is_document_key(key: str) -> bool:

@@ -6,36 +6,27 @@
     <dir>/documents/index.json                       key -> etag, size, sha256 (the incremental mirror)
 
 A backup without its manifest is unfinished (a run that failed or was
-killed). Every file here is written to a temporary name, fsynced and
-renamed, so a crash never leaves a half file under a real name. Only names
-in this format are ever deleted.
+killed). Every file here is written through supermark_ops.files (a
+`.<name>.partial` name, fsynced, renamed), so a crash never leaves a half file
+under a real name. Only names in this format are ever deleted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supermark_ops.alerts import write_json_atomic
+from supermark_ops import files
 from supermark_ops.backup.errors import BackupError
 from supermark_ops.backup.retention import NAME, Backup
 from supermark_ops.s3 import Bucket
 
 PARTIAL = re.compile(r"^\.supermark-\d{8}T\d{6}Z\..*\.partial$|^\.[0-9a-f]{64}\.partial$")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -47,9 +38,6 @@ class Store:
 
     def manifest_path(self, name: str) -> Path:
         return self.root / f"{name}.manifest.json"
-
-    def partial(self, path: Path) -> Path:
-        return path.with_name(f".{path.name}.partial")
 
     def object_path(self, sha256: str) -> Path:
         return self.root / "documents" / sha256[:2] / sha256
@@ -91,7 +79,7 @@ class Store:
         return max(complete)
 
     def write_manifest(self, name: str, data: dict[str, Any]) -> None:
-        write_json_atomic(self.manifest_path(name), data)
+        files.write_json(self.manifest_path(name), data)
 
     def delete(self, name: str) -> None:
         if not NAME.match(name):
@@ -125,16 +113,17 @@ class Store:
                 now[obj.key] = {**self._fetch(bucket, obj.key), "etag": obj.etag}
         finally:
             # What was fetched stays known even if the listing broke off half way.
-            write_json_atomic(self.root / "documents" / "index.json", {**old, **now})
+            files.write_json(self.root / "documents" / "index.json", {**old, **now})
         return now
 
     def _fetch(self, bucket: Bucket, key: str) -> dict[str, Any]:
-        tmp = self.root / "documents" / f".{hashlib.sha256(key.encode()).hexdigest()}.partial"
+        # Named by the key until the content's sha256 is known.
+        tmp = files.partial(self.root / "documents" / hashlib.sha256(key.encode()).hexdigest())
         bucket.download(key, tmp)
-        sha = sha256_file(tmp)
+        sha = files.sha256_file(tmp)
         final = self.object_path(sha)
         final.parent.mkdir(exist_ok=True, mode=0o700)
-        tmp.replace(final)
+        files.commit(tmp, final)
         return {"sha256": sha, "size": final.stat().st_size}
 
     def missing_objects(self, documents: dict[str, dict[str, Any]], rehash: bool = False) -> list[str]:
@@ -142,7 +131,7 @@ class Store:
         bad = []
         for key, meta in documents.items():
             path = self.object_path(meta["sha256"])
-            if not path.exists() or (rehash and sha256_file(path) != meta["sha256"]):
+            if not path.exists() or (rehash and files.sha256_file(path) != meta["sha256"]):
                 bad.append(key)
         return bad
 
@@ -159,12 +148,3 @@ class Store:
         for sub in (self.root / "documents").iterdir():
             if sub.is_dir() and len(sub.name) == 2:
                 yield from (p for p in sub.iterdir() if re.fullmatch(r"[0-9a-f]{64}", p.name))
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in the folder durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

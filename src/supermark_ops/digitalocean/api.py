@@ -1,10 +1,11 @@
 """A small client for DigitalOcean's v2 API.
 
 It speaks the HTTP API directly (the issue allows it; pydo's generated
-pipeline adds a large dependency tree for the dozen calls we make). It retries
-rate limits (429, honouring Retry-After / RateLimit-Reset) and server errors
-with backoff, pages through list endpoints, waits on actions, and never puts
-the token in a message, a log line or a repr.
+pipeline adds a large dependency tree for the dozen calls we make). Its
+requests go through the one retry loop (supermark_ops.http: rate limits
+honouring Retry-After / RateLimit-Reset, server errors with backoff); it pages
+through list endpoints, waits on actions, and never puts the token in a
+message, a log line or a repr.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Any
 
 import requests
 
+from supermark_ops import http
+from supermark_ops.errors import OpsError
+
 DEFAULT_ENDPOINT = "https://api.digitalocean.com"
-RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 JSON = dict[str, Any]
 
 
-class DOError(Exception):
+class DOError(OpsError):
     """Something the operator must fix; the message says what."""
 
 
@@ -79,44 +82,26 @@ class DOClient:
     ) -> JSON | None:
         """One API call, retried on 429 and 5xx. Returns the JSON body (None for 204/404)."""
         url = f"{self.endpoint}{path}"
-        for attempt in range(self.max_retries + 1):
-            try:
-                resp = self.session.request(method, url, params=params, json=body, timeout=self.timeout)
-            except requests.RequestException as exc:
-                if attempt == self.max_retries:
-                    raise DOError(
-                        f"Cannot reach the DigitalOcean API at {self.endpoint} ({type(exc).__name__}). "
-                        "Check the network or the API URL."
-                    ) from None
-                self.sleep(self.backoff * 2**attempt)
-                continue
-            if resp.status_code in RETRY_STATUSES and attempt < self.max_retries:
-                self.sleep(self._retry_delay(resp, attempt))
-                continue
-            if resp.status_code == 404 and allow_404:
-                return None
-            if resp.status_code >= 400:
-                raise self._error(resp, method, path)
-            if resp.status_code == 204 or not resp.content:
-                return None
-            data: JSON = resp.json()
-            return data
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _retry_delay(self, resp: requests.Response, attempt: int) -> float:
-        retry_after = resp.headers.get("Retry-After")
-        if retry_after is not None:
-            try:
-                return max(0.0, float(retry_after))
-            except ValueError:
-                pass
-        reset = resp.headers.get("RateLimit-Reset")
-        if reset is not None:
-            try:
-                return max(0.0, min(60.0, float(reset) - time.time()))
-            except ValueError:
-                pass
-        return float(self.backoff * 2**attempt)
+        try:
+            resp = http.send(
+                lambda: self.session.request(method, url, params=params, json=body, timeout=self.timeout),
+                attempts=self.max_retries + 1,
+                backoff=self.backoff,
+                sleep=self.sleep,
+            )
+        except requests.RequestException as exc:
+            raise DOError(
+                f"Cannot reach the DigitalOcean API at {self.endpoint} ({type(exc).__name__}). "
+                "Check the network or the API URL."
+            ) from None
+        if resp.status_code == 404 and allow_404:
+            return None
+        if resp.status_code >= 400:
+            raise self._error(resp, method, path)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        data: JSON = resp.json()
+        return data
 
     def _error(self, resp: requests.Response, method: str, path: str) -> DOAPIError:
         try:

@@ -3,15 +3,51 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from supermark_ops import results
+from supermark_ops.errors import OpsError
 from supermark_ops.migrate.errors import MigrateError
 from supermark_ops.migrate.run import migrate, verify_only
-from supermark_ops.migrate.urls import parse
 from supermark_ops.migrate.verify import Report
+from supermark_ops.pg import parse
+
+
+def add_parser(sub: Any) -> None:
+    mig = sub.add_parser(
+        "migrate",
+        help="copy a Vercel/Neon Postgres into the stack's Postgres, and verify it",
+        description="--source and --target URLs may come from SUPERMARK_MIGRATE_SOURCE_URL and "
+        "SUPERMARK_MIGRATE_TARGET_URL instead, so passwords stay out of shell history.",
+    )
+    mig.add_argument(
+        "--source", default=os.environ.get("SUPERMARK_MIGRATE_SOURCE_URL", ""), help=argparse.SUPPRESS
+    )
+    mig.add_argument(
+        "--target", default=os.environ.get("SUPERMARK_MIGRATE_TARGET_URL", ""), help=argparse.SUPPRESS
+    )
+    mig.add_argument("--dry-run", action="store_true", help="preflight only: read both sides, write nothing")
+    mig.add_argument("--verify-only", action="store_true", help="compare source and target, change nothing")
+    mig.add_argument(
+        "--jobs", type=int, default=2, help="parallel jobs building indexes and constraints (default 2)"
+    )
+    mig.add_argument("--replace", action="store_true", help="replace a non-empty target (dumped first)")
+    mig.add_argument(
+        "--workdir", type=Path, default=Path("/var/lib/supermark-ops/migrate"), help="where dumps go"
+    )
+    mig.add_argument(
+        "--client-image",
+        default="",
+        help="run pg_dump/pg_restore from this image when the local ones are too old",
+    )
+    mig.add_argument("--json", action="store_true", help="print a JSON summary instead of tables")
+    mig.set_defaults(handler=migrate_command)
 
 
 def _table(report: Report) -> Table:
@@ -25,27 +61,35 @@ def _table(report: Report) -> Table:
     return table
 
 
+def _url(value: str, what: str, require_ssl: bool = False) -> Any:
+    if not value:
+        raise MigrateError(f"No {what} URL given: pass --{what} or set SUPERMARK_MIGRATE_{what.upper()}_URL.")
+    return parse(value, what=what, require_ssl=require_ssl)
+
+
 def migrate_command(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     # Progress only for a person at a terminal; cron, Ansible and pipes get the result alone.
     quiet = args.json or not err.is_terminal
     try:
-        source = parse(args.source, what="source", require_ssl=True)
-        target = parse(args.target, what="target")
-        with err.status("preflight", spinner="dots") if not quiet else _Null() as status:
+        source = _url(args.source, "source", require_ssl=True)
+        target = _url(args.target, "target")
+        with err.status("preflight", spinner="dots") if not quiet else nullcontext() as status:
 
             def phase(name: str) -> None:
-                if not quiet:
-                    status.update(f"{name}")
+                if status is not None:
+                    status.update(name)
                     err.log(f"[bold]{name}[/bold]")
 
             def on_table(name: str) -> None:
-                if not quiet:
+                if status is not None:
                     status.update(f"verify {name}")
 
             if args.verify_only:
                 report = verify_only(source, target, on_table, args.client_image)
-                result: dict[str, object] = {"ok": report.ok, "verification": report.as_dict()}
+                result: dict[str, Any] = results.ok(verification=report.as_dict())
+                if not report.ok:
+                    result.update(ok=False, reason="the target does not match the source")
             else:
                 summary = migrate(
                     source,
@@ -60,14 +104,14 @@ def migrate_command(args: argparse.Namespace) -> int:
                 )
                 report = summary.report or Report()
                 result = summary.as_dict()
-    except MigrateError as exc:
+    except OpsError as exc:
         if args.json:
-            print(json.dumps({"ok": False, "error": str(exc)}))
+            print(results.dumps(results.failed(str(exc))))
         else:
             err.print(f"[red]supermark-ops migrate:[/red] {exc}")
         return 2
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
+        print(results.dumps(result))
     else:
         out = Console()
         if report.tables or report.sequences:
@@ -76,14 +120,3 @@ def migrate_command(args: argparse.Namespace) -> int:
             out.print(f"[red]difference:[/red] {line}")
         out.print("ok" if result["ok"] else "[red]verification FAILED[/red]", highlight=False)
     return 0 if result["ok"] else 1
-
-
-class _Null:
-    def __enter__(self) -> _Null:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, *args: object) -> None:
-        return None

@@ -1,5 +1,7 @@
 """The one exception of the migration: its message says what to do."""
 
+from supermark_ops.errors import OpsError
 
-class MigrateError(Exception):
+
+class MigrateError(OpsError):
     """A migration step failed; the message names the cause and the fix."""

@@ -11,31 +11,18 @@ restore and replaced by "complete" only after a matching verification.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from supermark_ops.migrate.client import READ_ONLY, Client, explain
 from supermark_ops.migrate.errors import MigrateError
 from supermark_ops.migrate.transfer import SPLIT_BYTES, copy
-from supermark_ops.migrate.urls import Endpoint
 from supermark_ops.migrate.verify import Report, compare
-from supermark_ops.sqltext import ident, literal
+from supermark_ops.pg import Client, Endpoint, sql
+from supermark_ops.results import Progress, no_progress
 
 MARK_INCOMPLETE = "supermark-ops migration: incomplete"
 MARK_COMPLETE = "supermark-ops migration: complete"
-
-SOURCE_FACTS_SQL = "SELECT current_setting('server_version_num'), pg_database_size(current_database())"
-TARGET_FACTS_SQL = (
-    "SELECT current_setting('server_version_num'), current_user, "
-    "(SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
-    "AND n.nspname NOT LIKE 'pg_temp%'), "
-    # Prefixed, so an empty comment is still a field psql prints.
-    "'c:' || coalesce((SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-    "WHERE datname = current_database()), '')"
-)
 
 
 @dataclass
@@ -60,23 +47,24 @@ class Summary:
     safety_dump: str = ""
     report: Report | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    started: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     @property
     def ok(self) -> bool:
         return self.report is None or self.report.ok
 
     def as_dict(self) -> dict[str, object]:
+        """The result in the tools' one shape (supermark_ops.results)."""
         return {
             "ok": self.ok,
+            "reason": "" if self.ok else "the migrated data does not match the source",
+            "at": self.started,
             "preflight": self.preflight.as_dict(),
             "dump": self.dump,
             "safety_dump": self.safety_dump,
             "verification": self.report.as_dict() if self.report else None,
             "seconds": self.seconds,
         }
-
-
-Phase = Callable[[str], None]
 
 
 def _major(version_num: str) -> int:
@@ -87,7 +75,7 @@ def query_client(client_image: str = "") -> Client:
     """psql from this machine, or from the image when this machine has none (a droplet)."""
     if shutil.which("psql") or not client_image:
         return Client()
-    return Client(client_image)
+    return Client(image=client_image)
 
 
 def preflight(
@@ -96,9 +84,9 @@ def preflight(
     """Read-only checks of both sides; nothing is written anywhere."""
     local = query_client(client_image)
     # One session a side (each costs a connection and, to the source, a TLS handshake).
-    src_num, src_size = local.query(source, SOURCE_FACTS_SQL, read_only=True)[0]
+    src_num, src_size = local.query(source, sql.SERVER_FACTS, read_only=True)[0]
     src_version, src_bytes = _major(src_num), int(src_size)
-    dst_num, role, objects_text, comment = local.query(target, TARGET_FACTS_SQL)[0]
+    dst_num, role, objects_text, comment = local.query(target, sql.DATABASE_FACTS)[0]
     dst_version, objects, comment = _major(dst_num), int(objects_text), comment.removeprefix("c:")
     state = (
         "empty" if objects == 0 else ("incomplete" if comment.startswith(MARK_INCOMPLETE) else "not-empty")
@@ -120,7 +108,7 @@ def preflight(
                 f"install postgresql-client-{need} or newer, or pass "
                 f"--client-image postgres:{max(src_version, dst_version)}"
             )
-        client = Client(client_image)
+        client = Client(image=client_image)
         if client.version("pg_dump") < need:
             raise MigrateError(f"pg_dump in {client_image} is older than the server it must dump ({need}).")
     if dst_version < src_version:
@@ -144,33 +132,19 @@ def preflight(
 
 def _reset(client: Client, target: Endpoint) -> None:
     """Drop every user schema of the target and recreate public (only after the caller's checks)."""
-    schemas = [
-        r[0]
-        for r in client.query(
-            target,
-            "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') "
-            "AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'",
-        )
-    ]
-    drops = "".join(f"DROP SCHEMA {ident(s)} CASCADE; " for s in schemas)
+    schemas = [r[0] for r in client.query(target, sql.USER_SCHEMAS)]
+    drops = "".join(f"DROP SCHEMA {sql.ident(s)} CASCADE; " for s in schemas)
     client.query(target, f"{drops}CREATE SCHEMA public;")
 
 
 def _mark(client: Client, target: Endpoint, text: str) -> None:
-    client.query(target, f"COMMENT ON DATABASE {ident(target.dbname)} IS {literal(text)}")
+    client.query(target, f"COMMENT ON DATABASE {sql.ident(target.dbname)} IS {sql.literal(text)}")
 
 
 def _dump(client: Client, endpoint: Endpoint, path: Path) -> None:
     """A whole-database dump to a file (the safety dump of a target about to be replaced)."""
-    result = client.run(
-        "pg_dump",
-        ["-Fc", "--no-owner", "--no-acl", "-f", str(path), "-d", endpoint.conninfo()],
-        endpoint,
-        options=READ_ONLY,
-        mounts=[path.parent],
-    )
-    if result.returncode != 0:
-        raise MigrateError("pg_dump failed: " + explain(result.stderr, endpoint))
+    with path.open("wb") as out:
+        client.dump(endpoint, out, ["--no-owner", "--no-acl"])
 
 
 def migrate(
@@ -184,13 +158,13 @@ def migrate(
     verify: bool = True,
     client_image: str = "",
     split_bytes: int = SPLIT_BYTES,
-    phase: Phase = lambda _: None,
-    on_table: Callable[[str], None] = lambda _: None,
+    phase: Progress = no_progress,
+    on_table: Progress = no_progress,
 ) -> Summary:
     clock = datetime.now(UTC)
     phase("preflight")
     pre, client = preflight(source, target, workdir, client_image, replace)
-    summary = Summary(pre)
+    summary = Summary(pre, started=clock.isoformat())
     if dry_run:
         return summary
     stamp = clock.strftime("%Y%m%dT%H%M%SZ")
@@ -219,7 +193,7 @@ def migrate(
 def verify_only(
     source: Endpoint,
     target: Endpoint,
-    on_table: Callable[[str], None] = lambda _: None,
+    on_table: Progress = no_progress,
     client_image: str = "",
 ) -> Report:
     return compare(query_client(client_image), source, target, on_table)

@@ -3,31 +3,10 @@ row count and a hash over the rows (order-independent), and sequences' values.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from supermark_ops.migrate.client import Client
-from supermark_ops.migrate.urls import Endpoint
-
-TABLES_SQL = (
-    "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
-    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
-    "AND NOT c.relispartition ORDER BY 1"
-)
-SEQUENCES_SQL = (
-    "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), coalesce(last_value::text, 'unset') "
-    "FROM pg_sequences ORDER BY 1"
-)
-
-
-def table_sql(table: str) -> str:
-    # The sum of 64-bit slices of each row's md5: equal for the same multiset of rows,
-    # whatever their order, and cheap to compute in one scan.
-    return (
-        "SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0) "
-        f"FROM {table} t"
-    )
+from supermark_ops.pg import Client, Endpoint, sql
+from supermark_ops.results import Progress, no_progress
 
 
 @dataclass
@@ -81,18 +60,18 @@ class Report:
         }
 
 
-def compare(
-    client: Client, source: Endpoint, target: Endpoint, on_table: Callable[[str], None] = lambda _: None
-) -> Report:
+def compare(client: Client, source: Endpoint, target: Endpoint, on_table: Progress = no_progress) -> Report:
     report = Report()
-    src_tables = {r[0] for r in client.query(source, TABLES_SQL, read_only=True)}
-    dst_tables = {r[0] for r in client.query(target, TABLES_SQL)}
+    src_tables = {r[0] for r in client.query(source, sql.TABLES, read_only=True)}
+    dst_tables = {r[0] for r in client.query(target, sql.TABLES)}
     for table in sorted(src_tables | dst_tables):
         on_table(table)
         src = (
-            client.query(source, table_sql(table), read_only=True)[0] if table in src_tables else [None, None]
+            client.query(source, sql.table_hash(table), read_only=True)[0]
+            if table in src_tables
+            else [None, None]
         )
-        dst = client.query(target, table_sql(table))[0] if table in dst_tables else [None, None]
+        dst = client.query(target, sql.table_hash(table))[0] if table in dst_tables else [None, None]
         report.tables.append(
             TableCheck(
                 table,
@@ -102,8 +81,8 @@ def compare(
                 dst[1],
             )
         )
-    src_seq = dict(client.query(source, SEQUENCES_SQL, read_only=True))
-    dst_seq = dict(client.query(target, SEQUENCES_SQL))
+    src_seq = dict(client.query(source, sql.SEQUENCES, read_only=True))
+    dst_seq = dict(client.query(target, sql.SEQUENCES))
     for name in sorted(set(src_seq) | set(dst_seq)):
         report.sequences[name] = (src_seq.get(name), dst_seq.get(name))
     return report

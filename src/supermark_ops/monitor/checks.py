@@ -14,15 +14,16 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from supermark_ops import s3
+from supermark_ops import http, pg, results
 from supermark_ops.alerts import HEALTHY, NOT_CONFIGURED, UNHEALTHY
+from supermark_ops.s3 import Bucket, S3Error
 
 
 @dataclass
@@ -44,35 +45,17 @@ def off(reason: str) -> Result:
     return Result(NOT_CONFIGURED, reason)
 
 
-def _get_json(url: str, timeout: float) -> tuple[int, Any]:
-    resp = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
-    try:
-        return resp.status_code, resp.json()
-    except ValueError:
-        return resp.status_code, None
-
-
-def app_health(base_url: str, timeout: float) -> Result:
+def app_health(base_url: str, timeout: float, verify: str | bool = True) -> Result:
     """GET /api/health: the app's own SELECT 1 through Prisma."""
-    url = base_url.rstrip("/") + "/api/health"
-    try:
-        status, body = _get_json(url, timeout)
-    except requests.Timeout:
-        return bad(f"{url} did not answer within {timeout:g} s")
-    except requests.RequestException as exc:
-        return bad(f"{url} unreachable: {type(exc).__name__}")
-    if not isinstance(body, dict):
-        return bad(f"{url} answered {status} without JSON")
-    if status == 200 and body.get("status") == "ok":
-        return ok()
-    return bad(f"{url} answered {status}: {body.get('message') or body.get('status') or 'no status'}")
+    problem = http.app_health(base_url.rstrip("/") + "/api/health", timeout, verify)
+    return bad(problem) if problem else ok()
 
 
 # The app's service names, as the seed's JSON shows them.
 SERVICE_NAMES = {"resend": "email", "tinybird": "tinybird", "trigger": "trigger"}
 
 
-def app_services(base_url: str, timeout: float) -> dict[str, Result]:
+def app_services(base_url: str, timeout: float, verify: str | bool = True) -> dict[str, Result]:
     """/api/health/services: always HTTP 200, so its body is what counts.
 
     "degraded", or a critical service that is not available, is unhealthy;
@@ -80,9 +63,12 @@ def app_services(base_url: str, timeout: float) -> dict[str, Result]:
     """
     url = base_url.rstrip("/") + "/api/health/services"
     try:
-        status, body = _get_json(url, timeout)
+        resp = requests.get(url, timeout=timeout, headers={"Accept": "application/json"}, verify=verify)
+        status, body = resp.status_code, resp.json()
     except requests.RequestException as exc:
         return {"services": bad(f"{url} unreachable: {type(exc).__name__}")}
+    except ValueError:
+        status, body = resp.status_code, None
     if status != 200 or not isinstance(body, dict) or not isinstance(body.get("services"), dict):
         return {"services": bad(f"{url} answered {status} without the services report")}
     services: dict[str, Any] = body["services"]
@@ -134,14 +120,16 @@ def compose_services(project: str, expected: Sequence[str], timeout: float, dock
     return bad("; ".join(problems)) if problems else ok(services=sorted(expected))
 
 
-def postgres(command: Sequence[str], timeout: float) -> Result:
-    """pg_isready, run where Postgres is reachable (e.g. through docker exec)."""
+def postgres(client: pg.Client, endpoint: pg.Endpoint, timeout: float) -> Result:
+    """pg_isready, run where Postgres is reachable (in the stack's container: docker exec)."""
     try:
-        proc = subprocess.run(list(command), capture_output=True, text=True, timeout=timeout)
+        proc = client.isready(endpoint, timeout)
     except subprocess.TimeoutExpired:
         return bad(f"pg_isready did not answer within {timeout:g} s")
     except OSError as exc:
-        return bad(f"cannot run {command[0]}: {exc.strerror}")
+        return bad(f"cannot run pg_isready ({client.describe()}): {exc.strerror}")
+    except pg.PgError as exc:
+        return bad(str(exc))
     if proc.returncode == 0:
         return ok()
     says = (proc.stdout or proc.stderr).strip().splitlines()
@@ -151,20 +139,13 @@ def postgres(command: Sequence[str], timeout: float) -> Result:
     return bad(f"Postgres {meaning}: {says[-1] if says else proc.returncode}")
 
 
-def storage(
-    endpoint: str, bucket: str, access_key: str, secret_key: str, region: str, timeout: float
-) -> Result:
-    """The app's bucket answers a signed HEAD request."""
+def storage(bucket: Bucket, timeout: float) -> Result:
+    """The app's bucket answers a signed HEAD request (once: a health check does not retry)."""
     try:
-        resp = s3.head_bucket(endpoint, bucket, access_key, secret_key, region, timeout)
-    except requests.RequestException as exc:
-        return bad(f"object storage unreachable: {type(exc).__name__}")
-    if resp.status_code == 200:
-        return ok()
-    meaning = {403: "access denied (check the monitor's keys)", 404: "no such bucket"}.get(
-        resp.status_code, "error"
-    )
-    return bad(f"bucket {bucket}: {resp.status_code} {meaning}")
+        replace(bucket, attempts=1, timeout=timeout).check()
+    except S3Error as exc:
+        return bad(str(exc))
+    return ok()
 
 
 def newest_backup(directory: Path, max_age_hours: float, now: datetime | None = None) -> Result:
@@ -188,10 +169,10 @@ def restore_drill(result_file: Path) -> Result:
     if not result_file.exists():
         return bad(f"no restore drill has run ({result_file} missing)")
     try:
-        data = json.loads(result_file.read_text())
+        data = results.read(result_file)
     except ValueError:
         return bad(f"{result_file} is not JSON")
-    if data.get("passed") is True:
+    if data.get("ok") is True:
         return ok(at=data.get("at"))
     return bad(
         f"the last restore drill failed: {data.get('reason', 'no reason recorded')}", at=data.get("at")

@@ -1,35 +1,30 @@
 """One monitor run: every configured check, bounded in time, never overlapping.
 
-Reads the YAML config the monitor role writes, prints the result as JSON in
-the seed's shape ({"postgres": "healthy", "email": "not_configured", ...}
-plus "status", "checked_at" and "details"), keeps it in the state directory,
+Reads the config the monitor role writes (config.MonitorConfig), prints the result as JSON in
+the tools' one shape (`ok`, `reason`, `at`) with the seed's fields beside it ({"postgres":
+"healthy", "email": "not_configured", ...} and "details"), keeps it in the state directory,
 and alerts on change through the shared alerts module.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from supermark_ops import alerts
-from supermark_ops.config import load_mapping
+from supermark_ops import alerts, files, http, pg
+from supermark_ops.config import MonitorConfig
 from supermark_ops.locks import single_run
 from supermark_ops.monitor import checks
 from supermark_ops.monitor.checks import Result
+from supermark_ops.s3 import Bucket
 
 log = logging.getLogger("supermark_ops.monitor")
-
-
-class MonitorError(Exception):
-    """A problem with the monitor itself (config, lock); the message says what to fix."""
 
 
 @dataclass
@@ -41,57 +36,49 @@ class Outcome:
 
     @property
     def healthy(self) -> bool:
-        return self.report.get("status") == alerts.HEALTHY
+        return self.report.get("ok") is True
 
 
-def load_config(path: Path) -> dict[str, Any]:
-    return load_mapping(path, "monitor", MonitorError)
-
-
-def plan(cfg: dict[str, Any]) -> dict[str, Callable[[], Result | dict[str, Result]]]:
+def plan(cfg: MonitorConfig) -> dict[str, Callable[[], Result | dict[str, Result]]]:
     """The checks the config asks for, as calls; each returns a Result (or several)."""
-    t = float(cfg.get("timeout", 10))
+    t, verify = cfg.timeout, http.verify(cfg.ca_file)
     todo: dict[str, Callable[[], Result | dict[str, Result]]] = {}
-    if ca_file := cfg.get("ca_file"):
-        # A private CA (a test ACME server, an internal CA): requests and the TLS check trust this bundle.
-        os.environ["REQUESTS_CA_BUNDLE"] = ca_file
-    if url := cfg.get("app_url"):
-        todo["app"] = lambda: checks.app_health(url, t)
-        todo["services"] = lambda: checks.app_services(url, t)
-    if pg := cfg.get("postgres"):
-        todo["postgres"] = lambda: checks.postgres(pg["command"], t)
-    if st := cfg.get("storage"):
-        todo["storage"] = lambda: checks.storage(
-            st["endpoint"], st["bucket"], st["access_key"], st["secret_key"], st.get("region", "us-east-1"), t
-        )
-    if cp := cfg.get("compose"):
-        todo["compose"] = lambda: checks.compose_services(cp["project"], cp["services"], t)
-    if bk := cfg.get("backups"):
-        todo["backups"] = lambda: checks.newest_backup(
-            Path(bk["directory"]), float(bk.get("max_age_hours", 26))
-        )
-        if drill := bk.get("drill_result"):
-            todo["drill"] = lambda: checks.restore_drill(Path(drill))
-    if dk := cfg.get("disk"):
-        todo["disk"] = lambda: checks.disk(dk.get("paths", ["/"]), float(dk.get("max_percent", 85)))
-    if mem := cfg.get("memory"):
-        todo["memory"] = lambda: checks.memory(float(mem.get("max_percent", 90)))
-    if tls := cfg.get("tls"):
+    if url := cfg.app_url:
+        todo["app"] = lambda: checks.app_health(url, t, verify)
+        todo["services"] = lambda: checks.app_services(url, t, verify)
+    if pgs := cfg.postgres:
+        client = pg.Client(container=pgs.container)
+        endpoint = pg.socket_endpoint(pgs.user, pgs.database, pgs.host, pgs.port)
+        todo["postgres"] = lambda: checks.postgres(client, endpoint, t)
+    if st := cfg.storage:
+        bucket = Bucket.of(st, cfg.ca_file)
+        todo["storage"] = lambda: checks.storage(bucket, t)
+    if cp := cfg.compose:
+        todo["compose"] = lambda: checks.compose_services(cp.project, cp.services, t)
+    if bk := cfg.backups:
+        todo["backups"] = lambda: checks.newest_backup(bk.directory, bk.max_age_hours)
+        if drill := bk.drill_result:
+            todo["drill"] = lambda: checks.restore_drill(drill)
+    if dk := cfg.disk:
+        todo["disk"] = lambda: checks.disk(dk.paths, dk.max_percent)
+    if mem := cfg.memory:
+        todo["memory"] = lambda: checks.memory(mem.max_percent)
+    if tls := cfg.tls:
         todo["tls"] = lambda: checks.tls_certificate(
-            tls["host"],
-            int(tls.get("port", 443)),
-            float(tls.get("min_days", 14)),
+            tls.host,
+            tls.port,
+            tls.min_days,
             t,
-            server_name=tls.get("server_name"),
-            cafile=tls.get("cafile", ca_file),
+            server_name=tls.server_name or None,
+            cafile=tls.cafile or cfg.ca_file or None,
         )
     return todo
 
 
-def run_checks(cfg: dict[str, Any]) -> dict[str, Result]:
+def run_checks(cfg: MonitorConfig) -> dict[str, Result]:
     """Run the checks in parallel; one that overruns the budget is unhealthy, not a hang."""
     todo = plan(cfg)
-    budget = float(cfg.get("timeout", 10)) + 5
+    budget = cfg.timeout + 5
     results: dict[str, Result] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, len(todo)))
     futures = {name: pool.submit(fn) for name, fn in todo.items()}
@@ -111,14 +98,20 @@ def run_checks(cfg: dict[str, Any]) -> dict[str, Result]:
 
 
 def report(results: dict[str, Result], now: datetime) -> dict[str, Any]:
-    statuses = {name: r.status for name, r in results.items()}
-    overall = alerts.UNHEALTHY if alerts.UNHEALTHY in statuses.values() else alerts.HEALTHY
+    """The one result shape, with the seed's word per check beside it and each check's details."""
+    problems = [f"{name}: {r.reason}" for name, r in results.items() if r.status == alerts.UNHEALTHY]
     details = {name: {"status": r.status, "reason": r.reason, **r.details} for name, r in results.items()}
-    return {**statuses, "status": overall, "checked_at": now.isoformat(), "details": details}
+    return {
+        **{name: r.status for name, r in results.items()},
+        "ok": not problems,
+        "reason": "; ".join(problems),
+        "at": now.isoformat(),
+        "details": details,
+    }
 
 
-def run(cfg: dict[str, Any], now: datetime | None = None, send: bool = True) -> Outcome:
-    state_dir = Path(cfg.get("state_dir", "/var/lib/supermark-ops"))
+def run(cfg: MonitorConfig, now: datetime | None = None, send: bool = True) -> Outcome:
+    state_dir = cfg.state_dir
     with single_run(state_dir / "monitor.lock") as got_lock:
         if not got_lock:
             log.warning(
@@ -127,15 +120,16 @@ def run(cfg: dict[str, Any], now: datetime | None = None, send: bool = True) -> 
             return Outcome({}, [], [], skipped=True)
         now = now or datetime.now(UTC)
         result = report(run_checks(cfg), now)
-        alerts.write_json_atomic(state_dir / "monitor-last.json", result)
+        files.write_json(state_dir / "monitor-last.json", result)
         tracker = alerts.IncidentTracker(
             state_dir / "monitor-incidents.json",
-            host=str(cfg.get("host") or socket.gethostname()),
-            resend_after=timedelta(hours=float((cfg.get("alerts") or {}).get("resend_hours", 6))),
+            host=cfg.host or socket.gethostname(),
+            resend_after=timedelta(hours=cfg.alerts.resend_hours),
         )
         statuses = {name: (d["status"], d["reason"]) for name, d in result["details"].items()}
         due = tracker.update(statuses, now)
-        failed = alerts.dispatch(due, alerts.channels(cfg.get("alerts") or {})) if send else []
+        channels = alerts.channels(cfg.alerts, http.verify(cfg.ca_file))
+        failed = alerts.dispatch(due, channels) if send else []
         for line in (
             f"{n}: {d['status']}{' - ' + d['reason'] if d['reason'] else ''}"
             for n, d in result["details"].items()

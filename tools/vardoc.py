@@ -1,10 +1,11 @@
-"""Render docs/variables.md from the roles' meta/argument_specs.yml.
+"""Render docs/variables.md from the roles' meta/argument_specs.yml (a development tool: it is
+not part of the package installed on hosts).
 
 The specs are the single source: Ansible validates input against them and
 this page is generated from them, so the two cannot drift (a test compares
 the committed page with a fresh rendering).
 
-    python -m supermark_ops.vardoc > docs/variables.md
+    python tools/vardoc.py > docs/variables.md
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import yaml
 HEADER = (
     "# Variables\n\n"
     "Generated from `roles/*/meta/argument_specs.yml` by "
-    "`python -m supermark_ops.vardoc > docs/variables.md`; do not edit by hand.\n"
+    "`python tools/vardoc.py > docs/variables.md`; do not edit by hand.\n"
 )
 
 
@@ -56,7 +57,7 @@ def render(roles_dir: Path) -> str:
 
 
 def main() -> int:
-    roles_dir = Path(__file__).resolve().parents[2] / "roles"
+    roles_dir = Path(__file__).resolve().parents[1] / "roles"
     sys.stdout.write(render(roles_dir))
     return 0
 
