@@ -33,7 +33,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from bench_data import machine, schema_and_rows  # noqa: E402
 
 from servers import PostgresContainer  # noqa: E402
-from supermark_ops.backup.run import Setup, _checked, backup  # noqa: E402
+from supermark_ops.backup.backup import backup  # noqa: E402
+from supermark_ops.backup.common import Setup, checked  # noqa: E402
+from supermark_ops.config import BackupConfig, from_mapping  # noqa: E402
 
 IMAGE = "supermark-ops/standin-postgres:1"
 
@@ -81,12 +83,15 @@ def main() -> None:
     try:
         size = generate(server, args.gb)
         setup = Setup.of(
-            {
-                "directory": str(work / "ours"),
-                "state_dir": str(work / "state"),
-                "postgres": {"container": server.name},
-                "compress": 6,
-            }
+            from_mapping(
+                BackupConfig,
+                {
+                    "directory": str(work / "ours"),
+                    "state_dir": str(work / "state"),
+                    "postgres": {"container": server.name, "user": server.user, "database": server.db},
+                    "compress": 6,
+                },
+            )
         )
         bare_file = work / "bare.dump"
         for round_ in range(args.rounds):
@@ -98,11 +103,11 @@ def main() -> None:
                 times[key].append(timed(fn))
             newest = setup.store.newest_complete()
             dump = setup.store.dump_path(newest)
-            times["checks"].append(timed(lambda n=newest: _checked(setup, n)))  # type: ignore[misc]
+            times["checks"].append(timed(lambda n=newest: checked(setup, n)))  # type: ignore[misc]
             restores: list[tuple[str, Callable[[], object]]] = [
                 (
                     "restore",
-                    lambda d=dump: (setup.db.recreate("bench_ours"), setup.db.restore(d, "bench_ours")),
+                    lambda d=dump: setup.client.replace_database(setup.db.on("bench_ours"), d),
                 ),  # type: ignore[misc]
                 ("bare_restore", lambda: bare_restore(server, bare_file, "bench_bare")),
             ]

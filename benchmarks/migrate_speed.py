@@ -31,10 +31,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from bench_data import machine, schema_and_rows  # noqa: E402
 
 from servers import PostgresContainer, PostgresServer, require_ssl  # noqa: E402
-from supermark_ops.migrate.client import Client  # noqa: E402
 from supermark_ops.migrate.run import migrate  # noqa: E402
-from supermark_ops.migrate.urls import Endpoint, parse  # noqa: E402
 from supermark_ops.migrate.verify import compare  # noqa: E402
+from supermark_ops.pg import Client, Endpoint, parse  # noqa: E402
 
 IMAGE = "supermark-ops/standin-postgres:1"
 
