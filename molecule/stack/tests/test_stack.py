@@ -286,9 +286,9 @@ def test_backup_timers_are_scheduled_and_the_first_runs_passed(host: Any) -> Non
     assert host.file("/etc/supermark-ops/backup.yml").mode == 0o600
     assert host.file("/var/backups/supermark").mode == 0o700
     for run in ("backup", "drill"):
-        assert json.loads(sh(host, f"cat /var/lib/supermark-ops/{run}-last.json"))["passed"] is True
+        assert json.loads(sh(host, f"cat /var/lib/supermark-ops/{run}-last.json"))["ok"] is True
     # The restore in side_effect.yml kept the state before it as a safety backup.
-    listing = json.loads(sh(host, f"{BACKUP} list"))
+    listing = json.loads(sh(host, f"{BACKUP} list"))["backups"]
     assert len([b for b in listing if b["complete"]]) >= 2  # one a day, plus the safety backup
 
 
@@ -299,7 +299,7 @@ def test_backup_and_restore_bring_back_rows_and_documents(host: Any) -> None:
     before = psql(host, 'SELECT count(*) FROM "Document"')
     sh(host, "systemctl start supermark-ops-backup.service")
     newest = json.loads(sh(host, "cat /var/lib/supermark-ops/backup-last.json"))
-    assert newest["passed"] and newest["documents"] >= 1
+    assert newest["ok"] and newest["documents"] >= 1
     manifest = json.loads(sh(host, f"cat /var/backups/supermark/{newest['backup']}.manifest.json"))
     assert key in manifest["documents"] and "public._prisma_migrations" in manifest["tables"]
     # Damage: rows gone, the document overwritten.
@@ -307,14 +307,14 @@ def test_backup_and_restore_bring_back_rows_and_documents(host: Any) -> None:
     sh(host, "head -c 1000 /dev/urandom > /tmp/other.bin")
     assert curl(host, presign(host, key, "put"), "-X", "PUT", "--data-binary", "@/tmp/other.bin")[0] == 200
     restored = json.loads(sh(host, f"{BACKUP} restore --yes --name {newest['backup']}"))
-    assert restored["passed"] and restored["documents_uploaded"] == 1
+    assert restored["ok"] and restored["documents_uploaded"] == 1
     assert psql(host, 'SELECT count(*) FROM "Document"') == before
     assert curl(host, presign(host, key, "get"), out="/tmp/back.bin")[0] == 200
     assert sh(host, "sha256sum < /tmp/doc.bin") == sh(host, "sha256sum < /tmp/back.bin")
     assert curl(host, f"https://{DOMAIN}/api/health")[0] == 200
     sh(host, "systemctl start supermark-ops-drill.service")
     drill = json.loads(sh(host, "cat /var/lib/supermark-ops/drill-last.json"))
-    assert drill["passed"] and drill["backup"] > newest["backup"]  # the newest is now the safety backup
+    assert drill["ok"] and drill["backup"] > newest["backup"]  # the newest is now the safety backup
 
 
 def test_daily_app_log_export(host: Any) -> None:
