@@ -132,19 +132,8 @@ def channels(settings: AlertSettings, verify: str | bool = True) -> list[Channel
     """The channels of an `alerts` settings block, as the monitor and the backup tools read it;
     `verify` is the HTTPS trust of the webhooks (True: the public CAs, or a CA bundle's path)."""
     out: list[Channel] = []
-    if smtp := settings.smtp:
-        out.append(
-            SMTPChannel(
-                host=smtp.host,
-                port=smtp.port,
-                sender=smtp.sender,
-                recipients=smtp.recipients,
-                username=smtp.username,
-                password=smtp.password,
-                starttls=smtp.starttls,
-                tls=smtp.tls,
-            )
-        )
+    if settings.smtp:
+        out.append(SMTPChannel(**asdict(settings.smtp)))
     out += [WebhookChannel(url=hook.url, style=hook.style, verify=verify) for hook in settings.webhooks]
     return out
 

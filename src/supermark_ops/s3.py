@@ -14,7 +14,7 @@ import hmac
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -90,31 +90,18 @@ def _local(tag: str) -> str:
 
 
 @dataclass(frozen=True)
-class Bucket:
-    """One bucket (and optionally a key prefix inside it) on an S3-compatible endpoint."""
+class Bucket(BucketSettings):
+    """The client of one bucket (and optionally a key prefix inside it): its settings, and how
+    long to wait and whom to trust."""
 
-    endpoint: str
-    bucket: str
-    access_key: str = field(repr=False)
-    secret_key: str = field(repr=False)
-    region: str = "us-east-1"
-    prefix: str = ""
     timeout: float = 60.0
-    attempts: int = 3
     verify: str | bool = True  # a CA bundle's path for a private CA
 
     @classmethod
     def of(cls, settings: BucketSettings, ca_file: str = "") -> Bucket:
-        return cls(
-            endpoint=settings.endpoint,
-            bucket=settings.bucket,
-            access_key=settings.access_key,
-            secret_key=settings.secret_key,
-            region=settings.region,
-            prefix=settings.prefix,
-            attempts=settings.attempts,
-            verify=http.verify(ca_file),
-        )
+        """The client of a bucket's settings (the off-site ones carry more: those stay there)."""
+        own = {f.name: getattr(settings, f.name) for f in fields(BucketSettings)}
+        return cls(**own, verify=http.verify(ca_file))
 
     def label(self) -> str:
         return f"s3 {self.endpoint.rstrip('/')}/{self.bucket}/{self.prefix}"
