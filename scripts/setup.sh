@@ -95,8 +95,8 @@ smops_ubuntu_keyring() {
 # The systemd test-host image on top of a rootfs; rebuilt when images/systemd changes.
 smops_systemd_image() {
   local name=$1 image="supermark-ops/systemd:$1" ctx recipe
-  recipe=$(cd "$SMOPS_ROOT/images/systemd" && cat $(find . -type f | sort) \
-           /usr/local/share/ca-certificates/*.crt 2>/dev/null | sha256sum | cut -c1-16)
+  recipe=$(cd "$SMOPS_ROOT/images/systemd" && { find . -type f -print0 | sort -z | xargs -0 cat;
+           cat /usr/local/share/ca-certificates/*.crt 2>/dev/null; } | sha256sum | cut -c1-16)
   if [ "$(docker image inspect -f '{{ index .Config.Labels "org.supermark-ops.recipe" }}' "$image" 2>/dev/null)" = "$recipe" ]; then
     return 0
   fi
@@ -117,7 +117,7 @@ smops_systemd_image() {
 # rootfs; rebuilt when its folder changes. They run inside the test host.
 smops_standin_image() {
   local name=$1 image="supermark-ops/standin-$1:1" dir="$SMOPS_ROOT/images/standins/$1" ctx recipe
-  recipe=$(cd "$dir" && cat $(find . -type f | sort) | sha256sum | cut -c1-16)
+  recipe=$(cd "$dir" && find . -type f -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-16)
   if [ "$(docker image inspect -f '{{ index .Config.Labels "org.supermark-ops.recipe" }}' "$image" 2>/dev/null)" = "$recipe" ]; then
     return 0
   fi
@@ -161,6 +161,13 @@ smops_setup() {
   smops_apt
   smops_dockerd
   smops_images
+  smops_setup_venv_only
+}
+
+# What the fast and static checks need: only the venv (no root, apt, Docker or images).
+smops_setup_venv_only() {
+  mkdir -p "$SMOPS_STATE"
+  chmod 700 "$SMOPS_STATE"
   smops_venv
   export PATH="$SMOPS_VENV/bin:$PATH"
   export ANSIBLE_CONFIG="$SMOPS_ROOT/ansible.cfg"

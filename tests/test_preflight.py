@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# Each case runs ansible-playbook.
+pytestmark = pytest.mark.playbook
+
 
 @pytest.fixture(scope="module")
 def app_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:

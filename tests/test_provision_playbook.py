@@ -13,6 +13,9 @@ import yaml
 from do_standin import DOStandIn
 from servers import tcp_listener
 
+# Each case runs ansible-playbook.
+pytestmark = pytest.mark.playbook
+
 PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN1cGVybWFyay1vcHMtdGVzdC1rZXktMDEyMzQ1Njc4 op@laptop"
 
 

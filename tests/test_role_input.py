@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# Each case runs ansible-playbook.
+pytestmark = pytest.mark.playbook
+
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVtcHR5a2V5Zm9ydGVzdHNvbmx5AAAAAAAAAAAAAAAA test"
 
 
