@@ -31,7 +31,7 @@ def _dump(setup: Setup, name: str, step: Progress) -> dict[str, Any]:
     try:
         with files.atomic_write(final) as out, Snapshot(setup.client, setup.db) as snapshot:
             tables = {table: int(count) for table, count in snapshot.query(sql.ROW_COUNTS)}
-            info = setup.client.dump(setup.db, out, ["-Z", str(setup.compress), f"--snapshot={snapshot.id}"])
+            info = setup.client.dump(setup.db, out, ["-Z", str(setup.compress), *snapshot.dump_args()])
             out.flush()
             step("checking the dump")
             setup.client.check_archive(Path(out.name))

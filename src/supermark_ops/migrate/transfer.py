@@ -111,7 +111,7 @@ def copy(
             client.dump(
                 source,
                 out,
-                [*_FOREIGN, f"--snapshot={snapshot.id}", "--section=pre-data", "--section=post-data"],
+                [*_FOREIGN, *snapshot.dump_args(), "--section=pre-data", "--section=post-data"],
             )
         phase("schema")
         client.restore(target, schema, ["--no-acl", "--section=pre-data"])
@@ -125,7 +125,7 @@ def copy(
         stop = threading.Event()
         stream: Side = (
             "pg_dump",
-            ["-Fc", "-Z", "0", f"--snapshot={snapshot.id}", "--section=data", *_FOREIGN]
+            ["-Fc", "-Z", "0", *snapshot.dump_args(), "--section=data", *_FOREIGN]
             + [f"--exclude-table-data={table}" for table, *_ in big]
             + ["-d", source.conninfo()],
             source,
@@ -136,9 +136,7 @@ def copy(
             futures: dict[Future[None], str] = {
                 pool.submit(_pipe, client, stream, into, stop): "the other tables"
             }
-            in_snapshot = (
-                f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot.id}'"
-            )
+            in_snapshot = snapshot.join()
             for part in parts:
                 out_args = psql_args(
                     source, in_snapshot, f"COPY ({part.select()}) TO STDOUT{part.options}", "COMMIT"

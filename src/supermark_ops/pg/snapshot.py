@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from types import TracebackType
 
+from supermark_ops.pg import sql
 from supermark_ops.pg.client import READ_ONLY, Client, psql_args
 from supermark_ops.pg.errors import PgError, explain
 from supermark_ops.pg.urls import Endpoint
@@ -40,6 +41,15 @@ class Snapshot:
         except BaseException:
             self.close()
             raise
+
+    def dump_args(self) -> list[str]:
+        """pg_dump's arguments that make it read this snapshot."""
+        return [f"--snapshot={self.id}"]
+
+    def join(self) -> str:
+        """The statements that make another session read this snapshot (read-only)."""
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        return f"{begin}; SET TRANSACTION SNAPSHOT {sql.literal(self.id)}"
 
     def query(self, statement: str) -> list[list[str]]:
         """Rows of a statement (one line of SQL) run inside the snapshot."""
