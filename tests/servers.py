@@ -156,6 +156,36 @@ class WebhookReceiver:
         self._server.server_close()
 
 
+class Flaky:
+    """An HTTP server that answers the given statuses in turn (then 200), with optional headers
+    on the failures; counts requests (what a retry loop is tested against)."""
+
+    def __init__(self, statuses: list[int], headers: dict[str, str] | None = None) -> None:
+        self.statuses, self.headers, self.hits = list(statuses), headers or {}, 0
+        flaky = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                flaky.hits += 1
+                status = flaky.statuses.pop(0) if flaky.statuses else 200
+                self.send_response(status)
+                for k, v in (flaky.headers if status != 200 else {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class PostgresServer:
     """A real PostgreSQL server in a temporary directory, run as the postgres user."""
 

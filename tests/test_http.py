@@ -2,45 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import requests
 
-from servers import AppServer, free_port
+from servers import AppServer, Flaky, free_port
 from supermark_ops import http
-
-
-class Flaky:
-    """Answers the given statuses in turn (then 200), with optional headers; counts requests."""
-
-    def __init__(self, statuses: list[int], headers: dict[str, str] | None = None) -> None:
-        self.statuses, self.headers, self.hits = list(statuses), headers or {}, 0
-        flaky = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                flaky.hits += 1
-                status = flaky.statuses.pop(0) if flaky.statuses else 200
-                self.send_response(status)
-                for k, v in (flaky.headers if status != 200 else {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture()
