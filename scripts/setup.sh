@@ -141,6 +141,24 @@ smops_images() {
   done
 }
 
+# The Docker CLI's buildx plugin (BuildKit), which the app's build needs on the
+# control machine too (supermark_build_host: control). Debian 12 has no
+# package for it: take Ubuntu 24.04's docker-buildx (a static binary), fetched
+# by apt inside the Ubuntu test-host image, so apt checks its signature.
+smops_buildx() {
+  local dir=/usr/local/lib/docker/cli-plugins tmp
+  docker buildx version >/dev/null 2>&1 && return 0
+  log "installing the docker buildx plugin (Ubuntu 24.04's docker-buildx package)"
+  tmp=$(mktemp -d)
+  docker run --rm -v "$tmp:/out" supermark-ops/systemd:ubuntu2404 \
+    sh -c 'apt-get update -qq && cd /out && apt-get download -qq docker-buildx' >"$SMOPS_STATE/buildx.log" 2>&1 \
+    || { rm -rf "$tmp"; die "could not fetch docker-buildx; see $SMOPS_STATE/buildx.log"; }
+  dpkg-deb -x "$tmp"/docker-buildx_*.deb "$tmp/x"
+  install -D -m 0755 "$tmp/x/usr/libexec/docker/cli-plugins/docker-buildx" "$dir/docker-buildx"
+  rm -rf "$tmp"
+  docker buildx version >/dev/null || die "docker buildx does not run after the install"
+}
+
 smops_venv() {
   local stamp="$SMOPS_VENV/.smops-stamp" want
   want=$(cat "$SMOPS_ROOT/requirements-dev.txt" "$SMOPS_ROOT/pyproject.toml" | sha256sum | cut -c1-16)
@@ -161,6 +179,7 @@ smops_setup() {
   smops_apt
   smops_dockerd
   smops_images
+  smops_buildx
   smops_setup_venv_only
 }
 

@@ -4,7 +4,8 @@
 #   pebble-ca.pem            the CA of Pebble's ACME endpoint, for the proxy to trust
 #   supermark-standin.git    a git repository of the Supermark stand-in with tags
 #                            v1 (good), v2 (good, one more migration) and
-#                            v3-broken (a schema-changing migration, then unhealthy)
+#                            v3-broken (a schema-changing migration, then unhealthy),
+#                            v1-unbuildable (v1 whose build fails at a RUN step)
 # Prints CHANGED when it made something.
 set -euo pipefail
 dir=$1
@@ -46,7 +47,10 @@ if [ "$(cat "$repo/.standin-recipe" 2>/dev/null)" != "$want" ]; then
     >"$dir/work/prisma/migrations/20240301000000_add_view/migration.sql"
   echo "this release fails its health check on purpose" >"$dir/work/BROKEN"
   g add -A && g commit -qm "stand-in v3: changes the schema, then fails" && g tag v3-broken
-  g push -q "$repo" HEAD:refs/heads/main --tags
+  g checkout -q v1
+  echo "this release does not build, on purpose" >"$dir/work/BUILD_FAIL"
+  g add -A && g commit -qm "stand-in: a release whose build fails" && g tag v1-unbuildable
+  g push -q "$repo" "v3-broken:refs/heads/main" --tags
   rm -rf "$dir/work"
   echo "$want" >"$repo/.standin-recipe"
   echo "CHANGED supermark-standin.git"

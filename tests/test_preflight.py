@@ -141,6 +141,33 @@ CASES: dict[str, tuple[dict[str, object], dict[str, str], str]] = {
         {},
         "supermark_git_ref 'v9' could not be fetched",
     ),
+    "vault secret with a single quote": (
+        {"vault_postgres_password": "no'quotes-in-env-files-1"},
+        {},
+        "postgres_password holds a single quote, a line break or a NUL byte",
+    ),
+    "vault secret with a line break": (
+        {"vault_minio_app_secret_key": "two\nlines-are-not-one-value"},
+        {},
+        "minio_app_secret_key holds a single quote, a line break or a NUL byte",
+    ),
+    "app secret with a single quote": (
+        {"supermark_nextauth_secret": "it's-long-enough-but-quoted"},
+        {},
+        "supermark_nextauth_secret holds a single quote",
+    ),
+    "patch that is not there": (
+        {"supermark_source_patches": ["/nonexistent/sender.patch"]},
+        {},
+        "supermark_source_patches: /nonexistent/sender.patch does not exist",
+    ),
+    "droplet too small to build the app": (
+        {"droplet_size": "s-1vcpu-2gb"},
+        {"SUPERMARK_DO_TOKEN": "dop_v1_x"},
+        "needs about 7168 MB of memory plus swap (supermark_build_memory_mb; Node gets a 4 GB heap), "
+        "and the droplet size s-1vcpu-2gb has 2048 MB of memory and 4096 MB of swap. "
+        "Set supermark_build_host: control",
+    ),
     "cors wildcard": (
         {"minio_cors_allow_origins": ["*"]},
         {},
@@ -157,6 +184,32 @@ def test_bad_input_stops_the_preflight(project_root: Path, tmp_path: Path, app_r
     assert result.returncode != 0, output
     assert needle in output, output
     assert "changed=0" in output
+    for name, value in extra.items():  # a refused secret is named, never shown
+        if name.startswith("vault_") or name.endswith("_secret"):
+            assert str(value) not in output and str(value)[:8] not in output
+
+
+def test_any_other_character_in_a_vault_secret_passes_unprinted(
+    project_root: Path, tmp_path: Path, app_repo: Path
+) -> None:
+    secret = 'q7/Xv$tR#2 m@k?9Lp"zW%3'
+    result = preflight(project_root, tmp_path, app_repo, {"vault_postgres_password": secret})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert secret not in result.stdout + result.stderr
+    # From the vault: no file is generated for it.
+    assert not (tmp_path / "secrets/docs.example.com/postgres_password").exists()
+
+
+def test_a_droplet_big_enough_or_a_control_build_passes(
+    project_root: Path, tmp_path: Path, app_repo: Path
+) -> None:
+    token = {"SUPERMARK_DO_TOKEN": "dop_v1_x"}
+    for extra in (
+        {"droplet_size": "s-2vcpu-4gb"},
+        {"droplet_size": "s-1vcpu-1gb", "supermark_build_host": "control"},
+    ):
+        result = preflight(project_root, tmp_path, app_repo, extra, token)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_vulnerable_image_can_be_allowed_explicitly(

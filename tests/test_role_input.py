@@ -99,6 +99,41 @@ def test_docker_rejects_bad_input(project_root: Path, case: str) -> None:
     assert_fails_before_changes(run_role(project_root, "docker", extra), *needles)
 
 
+# Everything the supermark role's checks need, valid; each case spoils one thing.
+SUPERMARK_GOOD: dict[str, object] = {
+    "supermark_domain": "docs.example.com",
+    "supermark_storage_access_key": "supermark-app",
+    **{
+        name: "k" * 20 + str(i)
+        for i, name in enumerate(
+            (
+                "supermark_postgres_password",
+                "supermark_storage_secret_key",
+                "supermark_nextauth_secret",
+                "supermark_document_password_key",
+                "supermark_verification_secret",
+                "supermark_internal_api_key",
+                "supermark_revalidate_token",
+                "supermark_unsubscribe_jwt_secret",
+            )
+        )
+    },
+}
+
+
+def test_supermark_refuses_a_droplet_build_without_the_memory(project_root: Path) -> None:
+    """The host's own facts (this machine's memory and swap) against a need it cannot meet."""
+    result = run_role(project_root, "supermark", {**SUPERMARK_GOOD, "supermark_build_memory_mb": 10**8})
+    assert_fails_before_changes(
+        result, "Building Supermark on the droplet needs about 100000000 MB", "supermark_build_host: control"
+    )
+
+
+def test_supermark_build_host_choices(project_root: Path) -> None:
+    result = run_role(project_root, "supermark", {**SUPERMARK_GOOD, "supermark_build_host": "laptop"})
+    assert_fails_before_changes(result, "supermark_build_host", "droplet, control")
+
+
 def test_docker_distro_source_needs_compose_v2(project_root: Path) -> None:
     # This machine's own OS decides the outcome: only Debian lacks Compose v2.
     os_release = Path("/etc/os-release").read_text()

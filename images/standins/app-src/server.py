@@ -6,7 +6,9 @@ app even when a migration failed. Then serve on :3000:
   /api/health            SELECT 1 against POSTGRES_PRISMA_URL: 200 ok / 500 error
   /api/health/services   always 200, the real shape, from the env vars
   /api/standin/presign   a presigned S3 URL for the files name (Bearer INTERNAL_API_KEY)
-A file named BROKEN in the image makes /api/health fail: a bad release.
+  /api/standin/build     what the build baked in (.next/build.json: NEXT_PUBLIC_*, e-mail senders)
+A file named BROKEN in the source (copied into .next/ by the build) makes
+/api/health fail: a bad release.
 """
 
 import hashlib
@@ -26,6 +28,7 @@ from botocore.config import Config
 
 APP = Path(__file__).parent
 MIGRATIONS = APP / "prisma" / "migrations"
+BUILD = APP / ".next"
 
 
 def dsn() -> str:
@@ -117,7 +120,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/api/health":
-            if (APP / "BROKEN").exists():
+            if (BUILD / "BROKEN").exists():
                 return self._json(500, {"status": "error", "message": "stand-in: this release is broken on purpose"})
             try:
                 conn = psycopg2.connect(dsn(), connect_timeout=3)
@@ -129,6 +132,8 @@ class Handler(BaseHTTPRequestHandler):
                                     "timestamp": datetime.now(UTC).isoformat()})
         if url.path == "/api/health/services":
             return self._json(200, services())
+        if url.path == "/api/standin/build":
+            return self._json(200, json.loads((BUILD / "build.json").read_text()))
         if url.path == "/api/standin/presign":
             key = os.environ.get("INTERNAL_API_KEY")
             if not key:

@@ -15,8 +15,10 @@ import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+import yaml
 
 testinfra_hosts = ["ubuntu2404"]
 
@@ -45,9 +47,15 @@ def curl(host: Any, url: str, *args: str, out: str = "/tmp/curl-body") -> tuple[
     return int(status), body
 
 
-def env_file(host: Any) -> dict[str, str]:
-    content = sh(host, f"cat {ENV_FILE}")
-    return dict(line.split("=", 1) for line in content.splitlines() if line and not line.startswith("#"))
+def env_file(host: Any, path: str = ENV_FILE) -> dict[str, str]:
+    """KEY='value' lines, as Compose reads them (single quotes: literal)."""
+    content = sh(host, f"cat {path}")
+    pairs = (line.split("=", 1) for line in content.splitlines() if line and not line.startswith("#"))
+    return {key: re.sub(r"^'(.*)'$", r"\1", value) for key, value in pairs}
+
+
+# The scenario's "vault" (host_vars/ubuntu2404.yml): secrets with / $ # @ ? " and spaces.
+VAULT = yaml.safe_load((Path(__file__).parents[1] / "host_vars/ubuntu2404.yml").read_text())
 
 
 def psql(host: Any, sql: str) -> str:
@@ -216,13 +224,46 @@ def test_env_file_is_private_complete_and_without_defaults(host: Any) -> None:
         assert re.fullmatch(r"[a-z0-9]{40}", env[name]), name
 
 
-def test_secrets_come_from_the_control_side_files(host: Any) -> None:
+def test_secrets_come_from_the_control_side_files_or_the_vault(host: Any) -> None:
     secrets = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / DOMAIN
     env = env_file(host)
     assert env["NEXTAUTH_SECRET"] == (secrets / "supermark_nextauth_secret").read_text().strip()
-    assert env["POSTGRES_PASSWORD"] == (secrets / "postgres_password").read_text().strip()
-    assert (secrets / "postgres_password").stat().st_mode & 0o777 == 0o600
+    assert (secrets / "supermark_nextauth_secret").stat().st_mode & 0o777 == 0o600
     assert secrets.stat().st_mode & 0o777 == 0o700
+    # From the vault, never generated: no file for them on the control side.
+    assert env["POSTGRES_PASSWORD"] == VAULT["vault_postgres_password"]
+    assert env["NEXT_PRIVATE_UPLOAD_SECRET_ACCESS_KEY"] == VAULT["vault_minio_app_secret_key"]
+    assert not (secrets / "postgres_password").exists() and not (secrets / "minio_app_secret_key").exists()
+    minio = env_file(host, "/opt/supermark/minio/minio.env")
+    assert minio["MINIO_ROOT_PASSWORD"] == (secrets / "minio_root_password").read_text().strip()
+
+
+def test_a_vault_password_with_url_and_shell_characters_works(host: Any) -> None:
+    """/ $ # @ ? " and a space: quoted in the env files, encoded in the database URL."""
+    password = VAULT["vault_postgres_password"]
+    env = env_file(host)
+    assert env_file(host, "/opt/supermark/postgres/postgres.env")["POSTGRES_PASSWORD"] == password
+    url = env["POSTGRES_PRISMA_URL"]
+    assert quote(password, safe="") in url and password not in url
+    # The app logs in with it (its /api/health runs SELECT 1 through that URL) ...
+    assert json.loads(curl(host, f"https://{DOMAIN}/api/health")[1])["status"] == "ok"
+    # ... and Postgres holds it: a TCP login with it works, a wrong one is refused.
+    login = "psql -X -w -h 127.0.0.1 -U supermark -d supermark -Atc 'SELECT 1'"
+    with_password = f"docker exec -e PGPASSWORD={shlex.quote(password)} supermark-postgres-1 {login}"
+    assert sh(host, with_password).strip() == "1"
+    assert host.run(f"docker exec -e PGPASSWORD=wrong supermark-postgres-1 {login}").rc != 0
+
+
+def test_image_is_built_with_buildkit_from_the_patched_source(host: Any) -> None:
+    """What the build baked in: the NEXT_PUBLIC_* values and the e-mail senders after the example patch."""
+    status, body = curl(host, f"https://{DOMAIN}/api/standin/build")
+    assert status == 200, body
+    build = json.loads(body)
+    assert build["senders"] == [f"noreply@{DOMAIN}", f"system@{DOMAIN}", f"verify@{DOMAIN}"]
+    assert build["env"]["NEXT_PUBLIC_BASE_URL"] == f"https://{DOMAIN}"
+    assert build["env"]["NEXT_PUBLIC_APP_BASE_HOST"] == DOMAIN
+    assert sh(host, "docker exec supermark-app-1 id -un").strip() == "nextjs"
+    assert "buildx" in sh(host, "docker buildx version")
 
 
 def test_rollback_left_v2_serving_with_its_schema(host: Any) -> None:
