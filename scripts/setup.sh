@@ -132,8 +132,13 @@ smops_standin_image() {
 }
 
 smops_images() {
+  # The two debootstraps wait mostly on the archives: side by side.
+  local pids=() pid
   for name in ubuntu2404 debian12; do
-    smops_rootfs_image "$name"
+    smops_rootfs_image "$name" & pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || die "a test-host image failed (see the messages above)"; done
+  for name in ubuntu2404 debian12; do
     smops_systemd_image "$name"
   done
   for name in postgres s3 pebble proxy app-base; do
@@ -178,9 +183,14 @@ smops_setup() {
   chmod 700 "$SMOPS_STATE"
   smops_apt
   smops_dockerd
+  # The virtualenv (PyPI) is made while the images build (the archives).
+  smops_venv >"$SMOPS_STATE/venv.log" 2>&1 &
+  local venv_pid=$!
   smops_images
   smops_buildx
-  smops_setup_venv_only
+  wait "$venv_pid" || die "creating the virtualenv failed; see $SMOPS_STATE/venv.log"
+  export PATH="$SMOPS_VENV/bin:$PATH"
+  export ANSIBLE_CONFIG="$SMOPS_ROOT/ansible.cfg"
 }
 
 # What the fast and static checks need: only the venv (no root, apt, Docker or images).
