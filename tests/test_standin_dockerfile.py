@@ -11,7 +11,6 @@ feature is real.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +94,7 @@ def test_the_role_builds_with_buildkit() -> None:
     assert "community.docker.docker_image:" not in tasks
 
 
-@pytest.mark.skipif(shutil.which("docker") is None, reason="needs Docker")
+@pytest.mark.docker
 def test_the_classic_builder_refuses_the_stand_in() -> None:
     result = subprocess.run(
         ["docker", "build", "-q", "-t", "smops-classic-build-check", str(STANDIN)],
