@@ -186,9 +186,8 @@ def main() -> None:
         size = shipped.get(name) or shipped.get(f"{name}, bare") or 0
         what = "source tarball" if name.startswith("droplet") else "image, gzip -1" if size else "nothing"
         amount = f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
-        lines.append(
-            f"| {name} | {median[name]:.1f} | {', '.join(f'{t:.1f}' for t in runs[name])} | {amount} ({what}) |"
-        )
+        rounds = ", ".join(f"{t:.1f}" for t in runs[name])
+        lines.append(f"| {name} | {median[name]:.1f} | {rounds} | {amount} ({what}) |")
     lines += [
         "",
         f"- ours / bare: droplet {median['droplet'] / median['droplet, bare']:.2f}x, "
