@@ -5,10 +5,11 @@ implements the endpoints supermark-ops calls and checks every request AND
 every response it gives against DigitalOcean's published OpenAPI
 specification (read in place from ../shared/digitalocean-openapi/), so a
 request the real API would reject fails the test. Beyond the schema it checks
-what the API documents in words on our path: uptime alerts e-mail only
+what the API documents in words on our path (uptime alerts e-mail only
 addresses verified on the account, latency and TLS-expiry alerts need a
-threshold, alert policies name existing droplets, MX/CNAME data is read
-relative to the zone unless it ends with a dot. It records the requests,
+threshold, alert policies name existing droplets) and what DigitalOcean's own
+Terraform provider relies on (MX/CNAME data is read relative to the zone
+unless it ends with a dot, and comes back without the dot). It records the requests,
 and can inject faults: a refused token (401), rate limiting (429), a size it
 rejects (422), a droplet stuck in 'new'.
 """
@@ -42,7 +43,8 @@ VALID_SIZES = {"s-1vcpu-1gb", "s-1vcpu-2gb", "s-2vcpu-2gb", "s-2vcpu-4gb", "s-4v
 
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Record types whose data is a host name: without a trailing dot it is read
-# relative to the zone, and it is returned without the dot.
+# relative to the zone, and it is returned without the dot (DigitalOcean's
+# Terraform provider adds the dot back when it reads one).
 HOSTNAME_DATA_TYPES = {"CNAME", "MX", "NS"}
 
 _spec_lock = threading.Lock()
