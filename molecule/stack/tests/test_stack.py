@@ -265,7 +265,9 @@ def test_the_run_ends_with_a_summary_kept_on_the_control_side(host: Any) -> None
     items = {i["name"]: i for i in summary["items"]}
     assert items["backups"]["on"] and items["monitor"]["on"]
     assert not items["outside watch"]["on"] and "no DigitalOcean token" in items["outside watch"]["detail"]
-    assert any(line.startswith("  generated: ") and f"/secrets/{DOMAIN}/" in line for line in summary["lines"])
+    assert any(
+        line.startswith("  generated: ") and f"/secrets/{DOMAIN}/" in line for line in summary["lines"]
+    )
     # No secret's value reached it.
     secrets = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / DOMAIN
     text = path.read_text()
