@@ -9,9 +9,12 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: supermark_digitalocean
-short_description: Ensure (or remove) the Supermark droplet and its key, volume, IP, firewall and DNS
+short_description: Ensure (or remove) the Supermark droplet, key, volume, IP, firewall, DNS and outside watch
 description:
   - Looks every resource up before creating it, so a second run sends no create or update.
+  - DigitalOcean's watch from outside the droplet - an uptime check on https://<app>/api/health with
+    alerts (down, latency, TLS expiry) and alert policies on the droplet's CPU, memory and disk, e-mailing
+    O(watch_emails).
   - A changed firewall rule set is updated in place. DNS records are set in a DigitalOcean-managed
     domain, or returned as a list to create elsewhere.
   - Check mode sends no write and returns the actions a real run would take.
@@ -122,6 +125,47 @@ options:
     description: TTL of the records.
     type: int
     default: 300
+  watch_enabled:
+    description: Create DigitalOcean's uptime check and alert policies (O(state=absent) removes them anyway).
+    type: bool
+    default: true
+  watch_emails:
+    description: Addresses the watch e-mails; they must be verified on the DigitalOcean account.
+    type: list
+    elements: str
+    default: []
+  watch_regions:
+    description: Where the uptime check probes from (us_east, us_west, eu_west, se_asia).
+    type: list
+    elements: str
+    default: [us_east, eu_west]
+  watch_latency_ms:
+    description: Alert when /api/health answers slower than this (milliseconds) for 5 minutes.
+    type: int
+    default: 2000
+  watch_tls_days:
+    description: Alert when the TLS certificate expires within this many days.
+    type: int
+    default: 14
+  watch_cpu_percent:
+    description: Alert when the droplet's CPU stays above this percentage for 10 minutes.
+    type: int
+    default: 90
+  watch_memory_percent:
+    description: Alert when its memory use stays above this percentage for 10 minutes.
+    type: int
+    default: 90
+  watch_disk_percent:
+    description: Alert when its disk use stays above this percentage for 10 minutes.
+    type: int
+    default: 85
+  mail_records:
+    description:
+      - The sender domain's records that Resend lists (each C(type) TXT, MX or CNAME, C(name) in the zone,
+        C(data), and C(priority) for MX), created in O(dns_domain) like the A records.
+    type: list
+    elements: dict
+    default: []
   extra_regions:
     description: Region slugs to accept beyond the known list.
     type: list
@@ -181,6 +225,14 @@ dns_records_to_create:
   type: list
   elements: str
   returned: state=present
+watch_check_id:
+  description: The uptime check's ID.
+  type: str
+  returned: state=present and watch_enabled, once the check exists
+watch_target:
+  description: The URL the uptime check probes.
+  type: str
+  returned: state=present and watch_enabled
 """
 
 import sys  # noqa: E402
@@ -212,6 +264,15 @@ SPEC_FIELDS = {
     "dns_files_name": "files_name",
     "dns_ttl": "dns_ttl",
     "extra_regions": "extra_regions",
+    "watch_enabled": "watch_enabled",
+    "watch_emails": "watch_emails",
+    "watch_regions": "watch_regions",
+    "watch_latency_ms": "watch_latency_ms",
+    "watch_tls_days": "watch_tls_days",
+    "watch_cpu_percent": "watch_cpu_percent",
+    "watch_memory_percent": "watch_memory_percent",
+    "watch_disk_percent": "watch_disk_percent",
+    "mail_records": "mail_records",
 }
 
 
@@ -244,6 +305,15 @@ def main() -> None:
             "dns_files_name": {"type": "str", "default": "files"},
             "dns_ttl": {"type": "int", "default": 300},
             "extra_regions": {"type": "list", "elements": "str", "default": []},
+            "watch_enabled": {"type": "bool", "default": True},
+            "watch_emails": {"type": "list", "elements": "str", "default": []},
+            "watch_regions": {"type": "list", "elements": "str", "default": ["us_east", "eu_west"]},
+            "watch_latency_ms": {"type": "int", "default": 2000},
+            "watch_tls_days": {"type": "int", "default": 14},
+            "watch_cpu_percent": {"type": "int", "default": 90},
+            "watch_memory_percent": {"type": "int", "default": 90},
+            "watch_disk_percent": {"type": "int", "default": 85},
+            "mail_records": {"type": "list", "elements": "dict", "default": []},
             "active_timeout": {"type": "int", "default": 600},
             "delete_volume": {"type": "bool", "default": False},
             "snapshot_before_destroy": {"type": "bool", "default": True},
@@ -260,6 +330,9 @@ def main() -> None:
         )
     p = module.params
     spec = ProvisionSpec(**{field: p[arg] for arg, field in SPEC_FIELDS.items()})
+    if p["state"] == "absent":
+        # Removal finds the watch by name: it needs none of its settings.
+        spec.watch_enabled = False
     try:
         validate(spec)  # before any request
         client = DOClient(spec.token, endpoint=p["api_url"])

@@ -17,6 +17,13 @@ from supermark_ops.digitalocean.resources import ssh_key_fingerprint
 
 PROJECT = "4e1bfbc3-dc3e-41f2-a18f-1b4d7ba71679"
 PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN1cGVybWFyay1vcHMtdGVzdC1rZXktMDEyMzQ1Njc4 op@laptop"
+OPERATOR = "operator@example.com"  # verified on the stand-in's account
+# What Resend lists for a sender domain (the DKIM key shortened).
+RESEND_RECORDS = [
+    {"type": "TXT", "name": "resend._domainkey", "data": "p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDx"},
+    {"type": "MX", "name": "send", "data": "feedback-smtp.us-east-1.amazonses.com", "priority": 10},
+    {"type": "TXT", "name": "send", "data": "v=spf1 include:amazonses.com ~all"},
+]
 
 
 def client_for(standin: DOStandIn, token: str | None = None) -> DOClient:
@@ -36,6 +43,8 @@ def spec_for(standin: DOStandIn, **overrides: object) -> ProvisionSpec:
         volume_name="supermark-data",
         reserved_ip=True,
         project_id=PROJECT,
+        watch_emails=[OPERATOR],
+        mail_records=RESEND_RECORDS,
     )
     return replace(spec, **overrides)  # type: ignore[arg-type]
 
@@ -56,9 +65,13 @@ def test_first_run_creates_each_resource_once(standin: DOStandIn) -> None:
         assert writes.pop(f"POST {path}") == 1, path
     volume_id = next(iter(standin.volumes))
     assert writes.pop(f"POST /v2/volumes/{volume_id}/actions") == 1
-    # A and AAAA for the app (@) and files names.
-    assert writes.pop("POST /v2/domains/example.com/records") == 4
+    # A and AAAA for the app (@) and files names, and Resend's three.
+    assert writes.pop("POST /v2/domains/example.com/records") == 7
     assert writes.pop(f"POST /v2/projects/{PROJECT}/resources") == 1
+    check_id = next(iter(standin.checks))
+    assert writes.pop("POST /v2/uptime/checks") == 1
+    assert writes.pop(f"POST /v2/uptime/checks/{check_id}/alerts") == 3
+    assert writes.pop("POST /v2/monitoring/alerts") == 3
     assert writes == {}
     droplet_id, volume_id = next(iter(standin.droplets)), next(iter(standin.volumes))
     assert standin.projects[PROJECT] == [
@@ -81,6 +94,9 @@ def test_first_run_creates_each_resource_once(standin: DOStandIn) -> None:
         ("A", "files", "127.0.1.1"),
         ("AAAA", "@", "::1"),
         ("AAAA", "files", "::1"),
+        ("TXT", "resend._domainkey", RESEND_RECORDS[0]["data"]),
+        ("MX", "send", "feedback-smtp.us-east-1.amazonses.com"),
+        ("TXT", "send", "v=spf1 include:amazonses.com ~all"),
     }
     firewall = next(iter(standin.firewalls.values()))
     assert firewall["tags"] == ["supermark"]
@@ -177,6 +193,25 @@ def test_dns_outside_digitalocean_lists_the_records(standin: DOStandIn) -> None:
         ({"ssh_cidrs": ["10.0.0.0/40"]}, "'10.0.0.0/40', which is not a network"),
         ({"name": "Super_Mark"}, "droplet_name 'Super_Mark' is not a hostname"),
         ({"project_id": "my-project"}, "droplet_project_id 'my-project' is not a project UUID"),
+        ({"watch_emails": []}, "droplet_watch_emails is empty"),
+        (
+            {"watch_emails": ["operator"]},
+            "droplet_watch_emails has 'operator', which is not an e-mail address",
+        ),
+        ({"watch_regions": ["mars"]}, "droplet_watch_regions must list some of us_east"),
+        ({"watch_disk_percent": 120}, "droplet_watch_disk_percent is 120"),
+        ({"monitoring": False}, "keep droplet_monitoring true"),
+        ({"domain": "", "mail_records": []}, "the uptime check needs the app's name"),
+        (
+            {"mail_records": [{"type": "SPF", "name": "send", "data": "x"}]},
+            "type must be one of TXT, MX, CNAME",
+        ),
+        (
+            {"mail_records": [{"type": "MX", "name": "send", "data": "mx.example.net"}]},
+            "needs an integer priority",
+        ),
+        ({"mail_records": [{"type": "TXT", "name": "send id", "data": "x"}]}, "name must be a record name"),
+        ({"mail_records": RESEND_RECORDS[2:] * 2}, "a second TXT record named send"),
     ],
 )
 def test_bad_input_fails_before_any_request(
@@ -226,7 +261,124 @@ def test_destroy_snapshots_first_and_keeps_the_volume(standin: DOStandIn) -> Non
     assert snapshot_at < delete_at
     assert standin.droplets == {} and standin.firewalls == {} and standin.reserved_ips == {}
     assert standin.records["example.com"] == []
+    assert standin.checks == {} and standin.check_alerts == {} and standin.policies == {}
     assert len(standin.volumes) == 1, "the data volume must survive a destroy"
     assert "delete droplet supermark" in result["actions"]
     destroy(client_for(standin), spec, delete_volume=True)
     assert standin.volumes == {}
+
+
+def test_the_watch_is_what_the_operator_needs(standin: DOStandIn) -> None:
+    """Uptime check on /api/health with down, latency and TLS alerts; CPU, memory, disk on the droplet."""
+    result = provision(client_for(standin), spec_for(standin, reserved_ip=False))
+    (check,) = standin.checks.values()
+    assert check["type"] == "https" and check["target"] == "https://example.com/api/health"
+    assert check["regions"] == ["eu_west", "us_east"] and check["enabled"] is True
+    assert result["watch_check_id"] == check["id"]
+    assert result["watch_target"] == "https://example.com/api/health"
+    alerts = {a["type"]: a for a in standin.check_alerts[check["id"]].values()}
+    assert set(alerts) == {"down", "latency", "ssl_expiry"}
+    assert alerts["latency"]["threshold"] == 2000 and alerts["latency"]["comparison"] == "greater_than"
+    assert alerts["ssl_expiry"]["threshold"] == 14
+    assert all(a["notifications"] == {"email": [OPERATOR], "slack": []} for a in alerts.values())
+    droplet_id = str(next(iter(standin.droplets)))
+    policies = {p["type"]: p for p in standin.policies.values()}
+    assert {k.rsplit("/", 1)[1]: p["value"] for k, p in policies.items()} == {
+        "cpu": 90,
+        "memory_utilization_percent": 90,
+        "disk_utilization_percent": 85,
+    }
+    for policy in policies.values():
+        assert policy["entities"] == [droplet_id] and policy["compare"] == "GreaterThan"
+        assert policy["alerts"]["email"] == [OPERATOR] and policy["enabled"] is True
+
+
+def test_a_changed_threshold_is_updated_in_place(standin: DOStandIn) -> None:
+    provision(client_for(standin), spec_for(standin))
+    check_id = next(iter(standin.checks))
+    before = len(standin.writes())
+    result = provision(client_for(standin), spec_for(standin, watch_latency_ms=5000, watch_cpu_percent=75))
+    new = [(w.method, w.path.rsplit("/", 1)[0]) for w in standin.writes()[before:]]
+    assert new == [("PUT", f"/v2/uptime/checks/{check_id}/alerts"), ("PUT", "/v2/monitoring/alerts")]
+    assert result["actions"] == [
+        "updated uptime alert 'supermark answers slower than 5000 ms'",
+        "updated alert policy 'supermark CPU (supermark-ops)'",
+    ]
+    latency = next(a for a in standin.check_alerts[check_id].values() if a["type"] == "latency")
+    assert latency["threshold"] == 5000
+    assert len(standin.policies) == 3 and len(standin.check_alerts[check_id]) == 3
+
+
+def test_an_unverified_operator_address_is_a_clear_error(standin: DOStandIn) -> None:
+    with pytest.raises(DOError) as exc:
+        provision(client_for(standin), spec_for(standin, watch_emails=["someone@elsewhere.org"]))
+    message = str(exc.value)
+    assert "someone@elsewhere.org is not verified" in message
+    assert "droplet_watch_emails (SUPERMARK_OPERATOR_EMAIL) must be addresses verified" in message
+
+
+def test_without_the_watch_nothing_is_created(standin: DOStandIn) -> None:
+    provision(client_for(standin), spec_for(standin, watch_enabled=False, watch_emails=[]))
+    assert standin.checks == {} and standin.policies == {}
+    assert not any("/uptime/" in r.path or "/monitoring/" in r.path for r in standin.requests)
+
+
+def test_dry_run_plans_the_watch_and_the_mail_records(standin: DOStandIn) -> None:
+    provision(client_for(standin), spec_for(standin, watch_enabled=False, watch_emails=[], mail_records=[]))
+    before = len(standin.writes())
+    result = provision(client_for(standin), spec_for(standin), dry_run=True)
+    assert len(standin.writes()) == before
+    assert "create uptime check on https://example.com/api/health" in result["actions"]
+    assert "create uptime alert 'supermark is down'" in result["actions"]
+    assert "create alert policy 'supermark disk (supermark-ops)'" in result["actions"]
+    assert "set MX send.example.com -> feedback-smtp.us-east-1.amazonses.com" in result["actions"]
+
+
+def test_mail_records_are_sent_fully_qualified_and_a_rotated_key_is_replaced(standin: DOStandIn) -> None:
+    provision(client_for(standin), spec_for(standin))
+    mx = next(r.body for r in standin.requests if r.method == "POST" and (r.body or {}).get("type") == "MX")
+    # Without the dot DigitalOcean would read it as feedback-smtp....amazonses.com.example.com.
+    assert mx["data"] == "feedback-smtp.us-east-1.amazonses.com." and mx["priority"] == 10
+    rotated = [{**RESEND_RECORDS[0], "data": "p=NEWKEY"}, *RESEND_RECORDS[1:]]
+    before = len(standin.writes())
+    result = provision(client_for(standin), spec_for(standin, mail_records=rotated))
+    assert [w.method for w in standin.writes()[before:]] == ["PUT"]
+    assert result["actions"] == ["updated TXT resend._domainkey.example.com -> p=NEWKEY"]
+    dkim = [r for r in standin.records["example.com"] if r["name"] == "resend._domainkey"]
+    assert [r["data"] for r in dkim] == ["p=NEWKEY"]
+
+
+def test_mail_records_outside_digitalocean_are_listed_in_zone_file_form(standin: DOStandIn) -> None:
+    result = provision(client_for(standin), spec_for(standin, domain="elsewhere.org", reserved_ip=False))
+    assert (
+        "send.elsewhere.org. 300 IN MX 10 feedback-smtp.us-east-1.amazonses.com."
+        in result["dns_records_to_create"]
+    )
+    assert (
+        'send.elsewhere.org. 300 IN TXT "v=spf1 include:amazonses.com ~all"'
+        in result["dns_records_to_create"]
+    )
+    assert "elsewhere.org. 300 IN A 127.0.0.1" in result["dns_records_to_create"]
+
+
+def test_destroy_removes_the_watch_and_only_our_mail_records(standin: DOStandIn) -> None:
+    spec = spec_for(standin, reserved_ip=False)
+    provision(client_for(standin), spec)
+    # The operator's own record in the same zone stays.
+    client_for(standin).post(
+        "/v2/domains/example.com/records",
+        {
+            "type": "TXT",
+            "name": "@",
+            "data": "google-site-verification=abc",
+            "ttl": 300,
+            "flags": None,
+            "tag": None,
+        },
+    )
+    planned = destroy(client_for(standin), spec, dry_run=True)
+    assert "delete uptime check supermark /api/health (supermark-ops)" in planned["actions"]
+    assert standin.checks and standin.policies
+    destroy(client_for(standin), spec)
+    assert standin.checks == {} and standin.check_alerts == {} and standin.policies == {}
+    assert [r["data"] for r in standin.records["example.com"]] == ["google-site-verification=abc"]

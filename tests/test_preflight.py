@@ -3,7 +3,9 @@
 playbooks/preflight.yml runs on the control machine only, against an
 inventory with no hosts yet (as before a droplet exists). Each case must fail
 with a message that names the variable; the good case passes, and the
-generated secrets land in 0600 files that a second run reuses.
+generated secrets land in 0600 files that a second run reuses. Nothing fails
+silently: no sign-in method, no alert channel or no off-site copy is refused
+unless explicitly accepted, and each acceptance is said out loud.
 """
 
 from __future__ import annotations
@@ -40,6 +42,21 @@ def app_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
+# The three accepted risks (as the local test host sets them); cases turn one off.
+ACCEPT_ALL = {
+    "supermark_allow_no_sign_in": True,
+    "monitor_allow_no_alerts": True,
+    "backup_allow_local_only": True,
+}
+ACCEPTED = [f"ACCEPTED RISK ({flag})" for flag in ACCEPT_ALL]
+OFFSITE = {
+    "endpoint": "https://fra1.digitaloceanspaces.com",
+    "bucket": "backups",
+    "access_key": "AKIASTANDIN",
+    "secret_key": "offsite-secret-value-123",
+}
+
+
 def preflight(
     root: Path, tmp_path: Path, app_repo: Path, extra: dict[str, object], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -56,7 +73,7 @@ def preflight(
         "SUPERMARK_DO_TOKEN": "",
         **(env or {}),
     }
-    extra = {"supermark_git_repo": str(app_repo), "supermark_git_ref": "v1", **extra}
+    extra = {"supermark_git_repo": str(app_repo), "supermark_git_ref": "v1", **ACCEPT_ALL, **extra}
     return subprocess.run(
         [
             "ansible-playbook",
@@ -79,6 +96,8 @@ def test_good_input_passes_and_secrets_are_made_once(
 ) -> None:
     first = preflight(project_root, tmp_path, app_repo, {})
     assert first.returncode == 0, first.stdout + first.stderr
+    for accepted in ACCEPTED:  # each acknowledgement is said out loud
+        assert accepted in first.stdout, first.stdout
     secrets = tmp_path / "secrets" / "docs.example.com"
     files = sorted(secrets.iterdir())
     assert {f.name for f in files} >= {
@@ -173,6 +192,54 @@ CASES: dict[str, tuple[dict[str, object], dict[str, str], str]] = {
         {},
         "minio_cors_allow_origins must list the app's origin",
     ),
+    "no sign-in method": (
+        {"supermark_allow_no_sign_in": False},
+        {},
+        "Nobody could sign in to https://docs.example.com: no sign-in method is configured",
+    ),
+    "passkeys alone": (
+        {
+            "supermark_allow_no_sign_in": False,
+            "supermark_hanko_api_key": "hk-x",
+            "supermark_hanko_tenant_id": "t-1",
+        },
+        {},
+        "a passkey is added by a signed-in user, so they need one of these too",
+    ),
+    "half of google": (
+        {"supermark_google_client_id": "id.apps.googleusercontent.com"},
+        {},
+        "supermark_google_client_id goes with supermark_google_client_secret",
+    ),
+    "no alert channel": (
+        {"monitor_allow_no_alerts": False},
+        {},
+        "Alerts would go nowhere: monitor_alert_smtp and monitor_alert_webhooks are both empty",
+    ),
+    "no off-site copy": (
+        {"backup_allow_local_only": False},
+        {},
+        "backup_offsite is empty: every backup would stay on this droplet and be lost with it",
+    ),
+}
+
+# Each refusal says what every way out needs.
+HINTS = {
+    "no sign-in method": [
+        "vault_supermark_resend_api_key",
+        "supermark_google_client_id and vault_supermark_google_client_secret",
+        "https://docs.example.com/api/auth/callback/google",
+        "supermark_linkedin_client_id and vault_supermark_linkedin_client_secret",
+        "supermark_allow_no_sign_in: true",
+    ],
+    "no alert channel": [
+        "monitor_alert_smtp ({host, port, sender, recipients",
+        "monitor_alert_webhooks ([{url",
+    ],
+    "no off-site copy": [
+        "backup_offsite ({endpoint, bucket, access_key, secret_key",
+        "backup_allow_local_only: true",
+    ],
 }
 
 
@@ -183,6 +250,8 @@ def test_bad_input_stops_the_preflight(project_root: Path, tmp_path: Path, app_r
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert needle in output, output
+    for hint in HINTS.get(case, []):
+        assert hint in output, output
     assert "changed=0" in output
     for name, value in extra.items():  # a refused secret is named, never shown
         if name.startswith("vault_") or name.endswith("_secret"):
@@ -210,6 +279,49 @@ def test_a_droplet_big_enough_or_a_control_build_passes(
     ):
         result = preflight(project_root, tmp_path, app_repo, extra, token)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_configured_sign_in_alerts_and_offsite_copy_need_no_acknowledgement(
+    project_root: Path, tmp_path: Path, app_repo: Path
+) -> None:
+    configured = {
+        **dict.fromkeys(ACCEPT_ALL, False),
+        "vault_supermark_resend_api_key": "re_secret_value_123",
+        "monitor_alert_webhooks": [{"url": "https://hooks.example.com/x", "style": "slack"}],
+        "backup_offsite": OFFSITE,
+    }
+    result = preflight(project_root, tmp_path, app_repo, configured)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ACCEPTED RISK" not in result.stdout
+    # E-mail is on, and Resend's records for the sender domain are not listed: said.
+    assert (
+        "e-mail is on (supermark_resend_api_key) and supermark_resend_dns_records is empty" in result.stdout
+    )
+    assert "re_secret_value_123" not in result.stdout + result.stderr
+
+
+def test_google_sign_in_smtp_alerts_and_listed_mail_records(
+    project_root: Path, tmp_path: Path, app_repo: Path
+) -> None:
+    configured = {
+        **dict.fromkeys(ACCEPT_ALL, False),
+        "supermark_google_client_id": "id.apps.googleusercontent.com",
+        "vault_supermark_google_client_secret": "google-secret-value",
+        "vault_supermark_resend_api_key": "re_secret_value_123",
+        "supermark_resend_dns_records": [
+            {"type": "TXT", "name": "send", "data": "v=spf1 include:amazonses.com ~all"}
+        ],
+        "monitor_alert_smtp": {
+            "host": "smtp.example.com",
+            "sender": "a@example.com",
+            "recipients": ["o@example.com"],
+        },
+        "backup_offsite": OFFSITE,
+    }
+    result = preflight(project_root, tmp_path, app_repo, configured)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ACCEPTED RISK" not in result.stdout
+    assert "supermark_resend_dns_records is empty" not in result.stdout
 
 
 def test_a_vulnerable_image_can_be_allowed_explicitly(

@@ -141,3 +141,20 @@ def test_docker_distro_source_needs_compose_v2(project_root: Path) -> None:
         pytest.skip("the missing Compose v2 package is a Debian case")
     result = run_role(project_root, "docker", {"docker_install_source": "distro"})
     assert_fails_before_changes(result, "has no Compose v2 package", "docker_repo")
+
+
+# Run alone (playbooks/monitor.yml, backup.yml), each role refuses to deploy
+# what would fail silently, before it installs anything (ops_tools comes after
+# the input checks).
+SILENT_CASES = {
+    "monitor": ({}, ["Alerts would go nowhere", "monitor_allow_no_alerts: true"]),
+    "backup": ({}, ["backup_offsite is empty", "backup_allow_local_only: true"]),
+}
+
+
+@pytest.mark.parametrize("role", list(SILENT_CASES))
+def test_a_role_refuses_to_fail_silently_before_installing(project_root: Path, role: str) -> None:
+    extra, needles = SILENT_CASES[role]
+    result = run_role(project_root, role, extra)
+    assert_fails_before_changes(result, *needles)
+    assert "ops_tools :" not in result.stdout, "the package was installed before the input was checked"

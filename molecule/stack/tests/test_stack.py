@@ -291,6 +291,30 @@ def test_rollback_left_v2_serving_with_its_schema(host: Any) -> None:
     assert curl(host, f"https://{DOMAIN}/api/health")[0] == 200
 
 
+def test_the_run_ends_with_a_summary_kept_on_the_control_side(host: Any) -> None:
+    """site.yml's last play: what is on, what is off and why, each accepted risk by its flag (0600 JSON)."""
+    path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "last-run" / DOMAIN / "summary.json"
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    summary = json.loads(path.read_text())
+    assert summary["url"] == f"https://{DOMAIN}" and summary["host"] == "ubuntu2404"
+    # The test host's group_vars accept exactly these three.
+    assert summary["accepted_risks"] == [
+        "supermark_allow_no_sign_in",
+        "monitor_allow_no_alerts",
+        "backup_allow_local_only",
+    ]
+    items = {i["name"]: i for i in summary["items"]}
+    assert items["backups"]["on"] and items["monitor"]["on"]
+    assert not items["outside watch"]["on"] and "no DigitalOcean token" in items["outside watch"]["detail"]
+    assert any(
+        line.startswith("  generated: ") and f"/secrets/{DOMAIN}/" in line for line in summary["lines"]
+    )
+    # No secret's value reached it.
+    secrets = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / DOMAIN
+    text = path.read_text()
+    assert not any(f.read_text().strip() in text for f in secrets.iterdir())
+
+
 def test_monitor_sees_the_whole_stack_healthy(host: Any) -> None:
     # A run from cron may hold the lock for a moment: then this run prints nothing; try again.
     out = sh(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supermark_ops.digitalocean import resources as res
+from supermark_ops.digitalocean import watch
 from supermark_ops.digitalocean.api import DOClient, DOError
 
 # DigitalOcean's datacenter regions (from the API's /v2/regions). A new one can
@@ -32,6 +33,11 @@ SIZE_SLUG = re.compile(
 FIRST_USE_SSH_ARGS = "-o StrictHostKeyChecking=accept-new"
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Record names of e-mail records (resend._domainkey, send, _dmarc): labels may start with '_'.
+RECORD_NAME = re.compile(
+    r"^(@|(_?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\._?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*)$"
+)
+MAIL_RECORD_TYPES = ("TXT", "MX", "CNAME")
 
 
 @dataclass
@@ -60,10 +66,38 @@ class ProvisionSpec:
     reserved_ip: bool = False
     extra_regions: list[str] = field(default_factory=list)
     dns_ttl: int = 300
+    # DigitalOcean's watch from outside (watch.py): on unless switched off.
+    watch_enabled: bool = True
+    watch_emails: list[str] = field(default_factory=list)
+    watch_regions: list[str] = field(default_factory=lambda: ["us_east", "eu_west"])
+    watch_latency_ms: int = 2000
+    watch_tls_days: int = 14
+    watch_cpu_percent: int = 90
+    watch_memory_percent: int = 90
+    watch_disk_percent: int = 85
+    # The sender domain's records that Resend lists (DKIM, SPF, return path), in the same zone.
+    mail_records: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def firewall_name(self) -> str:
         return f"{self.name}-fw"
+
+    @property
+    def app_host(self) -> str:
+        return res.record_fqdn(self.app_name, self.domain) if self.domain else ""
+
+    def watch_spec(self) -> watch.WatchSpec:
+        return watch.WatchSpec(
+            name=self.name,
+            app_host=self.app_host,
+            emails=list(self.watch_emails),
+            regions=list(self.watch_regions),
+            latency_ms=self.watch_latency_ms,
+            tls_days=self.watch_tls_days,
+            cpu_percent=self.watch_cpu_percent,
+            memory_percent=self.watch_memory_percent,
+            disk_percent=self.watch_disk_percent,
+        )
 
 
 def validate(spec: ProvisionSpec) -> None:
@@ -101,8 +135,40 @@ def validate(spec: ProvisionSpec) -> None:
         problems.append(f"droplet_project_id '{spec.project_id}' is not a project UUID")
     if spec.volume_size_gib < 0 or (spec.volume_size_gib and not spec.volume_name):
         problems.append("droplet_volume_size_gb needs droplet_volume_name, and must be 0 (none) or more")
+    if spec.watch_enabled:
+        problems.extend(watch.problems(spec.watch_spec()))
+        if not spec.monitoring:
+            problems.append(
+                "the outside watch's memory and disk alerts read DigitalOcean's metrics agent: "
+                "keep droplet_monitoring true (or droplet_watch_enabled: false)"
+            )
+    problems.extend(_mail_record_problems(spec))
     if problems:
         raise DOError("Provisioning input is invalid: " + "; ".join(problems) + ".")
+
+
+def _mail_record_problems(spec: ProvisionSpec) -> list[str]:
+    found: list[str] = []
+    if spec.mail_records and not spec.domain:
+        found.append("droplet_resend_dns_records needs droplet_dns_domain (the zone they go in)")
+    seen: set[tuple[str, str]] = set()
+    for record in spec.mail_records:
+        kind, name, data = record.get("type"), str(record.get("name", "")), str(record.get("data", ""))
+        where = f"droplet_resend_dns_records has {record!r}"
+        if kind not in MAIL_RECORD_TYPES:
+            found.append(f"{where}: type must be one of {', '.join(MAIL_RECORD_TYPES)}")
+        if not RECORD_NAME.match(name):
+            found.append(f"{where}: name must be a record name in the zone, e.g. resend._domainkey or send")
+        if not data.strip():
+            found.append(f"{where}: data is empty")
+        if kind == "MX" and not isinstance(record.get("priority"), int):
+            found.append(f"{where}: an MX record needs an integer priority (Resend gives 10)")
+        if (str(kind), name) in seen:
+            found.append(
+                f"{where}: a second {kind} record named {name} (one of each: the run would flip them)"
+            )
+        seen.add((str(kind), name))
+    return found
 
 
 def cloud_init(spec: ProvisionSpec) -> str:
@@ -169,12 +235,15 @@ def provision(
     out["firewall"] = res.ensure_firewall(client, spec.firewall_name, spec.tag, spec.ssh_cidrs, dry_run)
     ipv6 = res.droplet_ip(droplet, "v6") if spec.ipv6 else None
     if spec.domain and ipv4:
-        records = []
+        records: list[dict[str, Any]] = []
         for label in (spec.app_name, spec.files_name):
             records.append({"type": "A", "name": label, "data": ipv4})
             if ipv6:
                 records.append({"type": "AAAA", "name": label, "data": ipv6})
+        records.extend(spec.mail_records)
         out["dns"] = res.ensure_dns_records(client, spec.domain, records, spec.dns_ttl, dry_run)
+    if spec.watch_enabled:
+        out["watch"] = watch.ensure_watch(client, spec.watch_spec(), droplet_id, dry_run)
     summary = res.summarize(out)
     dns = out["dns"].resource if "dns" in out else {}
     summary.update(
@@ -185,6 +254,8 @@ def provision(
         volume_id=out["volume"].resource.get("id") if "volume" in out else None,
         dns_managed=dns.get("managed"),
         dns_records_to_create=dns.get("records_to_create", []),
+        watch_check_id=out["watch"].resource.get("check_id") if "watch" in out else None,
+        watch_target=spec.watch_spec().target if spec.watch_enabled else None,
     )
     return summary
 
@@ -225,12 +296,17 @@ def destroy(
             actions.append(f"release reserved IP {rip['ip']}")
             if not dry_run:
                 client.delete(f"/v2/reserved_ips/{rip['ip']}")
-    if spec.domain and ips and client.get(f"/v2/domains/{spec.domain}", allow_404=True) is not None:
+    managed = bool(spec.domain) and client.get(f"/v2/domains/{spec.domain}", allow_404=True) is not None
+    if managed and (ips or spec.mail_records):
         for record in list(client.paginate(f"/v2/domains/{spec.domain}/records", "domain_records")):
-            if record["type"] in ("A", "AAAA") and record["data"] in ips:
-                actions.append(f"delete {record['type']} {record['name']}.{spec.domain}")
+            ours = (record["type"] in ("A", "AAAA") and record["data"] in ips) or any(
+                record["name"] == mail["name"] and res.same_record(record, mail) for mail in spec.mail_records
+            )
+            if ours:
+                actions.append(f"delete {record['type']} {res.record_fqdn(record['name'], spec.domain)}")
                 if not dry_run:
                     client.delete(f"/v2/domains/{spec.domain}/records/{record['id']}")
+    actions.extend(watch.remove_watch(client, spec.name, dry_run))
     for firewall in list(client.paginate("/v2/firewalls", "firewalls")):
         if firewall["name"] == spec.firewall_name:
             actions.append(f"delete firewall {spec.firewall_name}")

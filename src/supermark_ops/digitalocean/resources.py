@@ -225,20 +225,69 @@ def ensure_firewall(
     return Outcome(True, updated, [f"updated firewall {name}"])
 
 
+# Record types whose data is a host name: sent fully qualified (a trailing
+# dot; without one DigitalOcean reads it relative to the zone), returned
+# without the dot.
+HOSTNAME_DATA_TYPES = frozenset({"CNAME", "MX", "NS"})
+
+
+def record_fqdn(name: str, domain: str) -> str:
+    return domain if name == "@" else f"{name}.{domain}"
+
+
+def _record_data(record: JSON) -> str:
+    data = str(record["data"])
+    if record["type"] in HOSTNAME_DATA_TYPES and data != "@" and not data.endswith("."):
+        data += "."
+    return data
+
+
+def same_record(existing: JSON, wanted: JSON) -> bool:
+    """Whether an existing record already holds what we want (type, data, MX priority)."""
+    if existing.get("type") != wanted["type"]:
+        return False
+    if str(existing.get("data", "")).rstrip(".") != str(wanted["data"]).rstrip("."):
+        return False
+    return wanted["type"] != "MX" or existing.get("priority") == wanted.get("priority")
+
+
+def record_line(record: JSON, domain: str, ttl: int) -> str:
+    """The record in zone-file form, for a DNS provider other than DigitalOcean."""
+    data = _record_data(record)
+    if record["type"] == "TXT":
+        data = f'"{data}"'
+    elif record["type"] == "MX":
+        data = f"{record.get('priority', 10)} {data}"
+    return f"{record_fqdn(record['name'], domain)}. {ttl} IN {record['type']} {data}"
+
+
+def record_body(record: JSON, ttl: int) -> JSON:
+    body: JSON = {"type": record["type"], "name": record["name"], "data": _record_data(record), "ttl": ttl}
+    if record["type"] == "MX":
+        body["priority"] = int(record.get("priority", 10))
+    if record["type"] == "TXT":
+        # The published schema requires these two on a TXT record (they belong
+        # to CAA); its own example sends them as null, as we do.
+        body.update(flags=None, tag=None)
+    return body
+
+
 def ensure_dns_records(
     client: DOClient, domain: str, records: list[JSON], ttl: int = 300, dry_run: bool = False
 ) -> Outcome:
-    """A/AAAA records in a DigitalOcean-managed domain.
+    """Records (A, AAAA, and e-mail's TXT/MX/CNAME) in a DigitalOcean-managed domain.
 
-    When the domain is not managed there, nothing is sent and the result lists
-    the records for the operator to create wherever the DNS lives.
+    A record whose type and name exist with other data is updated in place
+    (the droplet's new address, a rotated DKIM key). When the domain is not
+    managed there, nothing is sent and the result lists the records for the
+    operator to create wherever the DNS lives.
     """
     if client.get(f"/v2/domains/{domain}", allow_404=True) is None:
-        wanted = [f"{r['name']}.{domain}. {ttl} IN {r['type']} {r['data']}" for r in records]
+        wanted = [record_line(r, domain, ttl) for r in records]
         return Outcome(False, {"managed": False, "records_to_create": wanted})
     actions: list[str] = []
     for record in records:
-        fqdn = f"{record['name']}.{domain}" if record["name"] != "@" else domain
+        fqdn = record_fqdn(record["name"], domain)
         existing = list(
             client.paginate(
                 f"/v2/domains/{domain}/records",
@@ -246,19 +295,18 @@ def ensure_dns_records(
                 {"type": record["type"], "name": fqdn},
             )
         )
-        if any(r["data"] == record["data"] for r in existing):
+        if any(same_record(r, record) for r in existing):
             continue
         label = f"{record['type']} {fqdn} -> {record['data']}"
+        body = record_body(record, ttl)
         if dry_run:
             actions.append(f"set {label}")
         elif existing:
-            client.put(
-                f"/v2/domains/{domain}/records/{existing[0]['id']}",
-                {"type": record["type"], "data": record["data"]},
-            )
+            update = {k: v for k, v in body.items() if k not in ("name", "ttl")}
+            client.put(f"/v2/domains/{domain}/records/{existing[0]['id']}", update)
             actions.append(f"updated {label}")
         else:
-            client.post(f"/v2/domains/{domain}/records", {**record, "ttl": ttl})
+            client.post(f"/v2/domains/{domain}/records", body)
             actions.append(f"created {label}")
     return Outcome(bool(actions), {"managed": True}, actions)
 
