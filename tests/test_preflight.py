@@ -141,6 +141,16 @@ CASES: dict[str, tuple[dict[str, object], dict[str, str], str]] = {
         {},
         "supermark_git_ref 'v9' could not be fetched",
     ),
+    "domain with a command": (
+        {},
+        {"SUPERMARK_DOMAIN": "$(touch /tmp/pwned).example.com"},
+        "supermark_domain is '$(touch /tmp/pwned).example.com'",
+    ),
+    "files name with a command": (
+        {"proxy_files_host": "files.docs.example.com;touch /tmp/pwned"},
+        {},
+        "proxy_app_host and proxy_files_host must be two different DNS names",
+    ),
     "cors wildcard": (
         {"minio_cors_allow_origins": ["*"]},
         {},
