@@ -381,3 +381,113 @@ class PostgresContainer:
 
     def stop(self) -> None:
         subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True)
+
+
+@dataclass
+class FaultyProxy:
+    """An HTTP proxy in front of an S3 server that answers 500 to a GET of the keys it is told
+    to fail (one failed read, on purpose), and passes everything else through as it came."""
+
+    upstream: str
+    fail_get: set[str] = field(default_factory=set)  # key suffixes whose GET fails
+    failed: list[str] = field(default_factory=list)
+    url: str = ""  # set by start()
+
+    def start(self) -> str:
+        import http.client
+        from urllib.parse import urlsplit
+
+        proxy, up = self, urlsplit(self.upstream)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = self.path.split("?", 1)[0]
+                if self.command == "GET" and any(path.endswith(s) for s in proxy.fail_get):
+                    proxy.failed.append(path)
+                    data = b"<Error><Code>InternalError</Code></Error>"
+                    self.send_response(500)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                conn = http.client.HTTPConnection(up.hostname or "", up.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in (
+                        "transfer-encoding",
+                        "connection",
+                        "content-length",
+                        "server",
+                        "date",
+                    ):
+                        self.send_header(k, v)
+                length = resp.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
+                self.send_header("Content-Length", length or "0")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class ArgvWatch:
+    """Samples the command line of every process on the machine (/proc/*/cmdline) all through a
+    `with` block, as often as it can: what each program was started with, for a check that no
+    secret is among them. `programs` names the ones that were children of this process."""
+
+    def __enter__(self) -> ArgvWatch:
+        self.seen: set[tuple[str, ...]] = set()
+        self.programs: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            parents: dict[int, int] = {}
+            argvs: dict[int, tuple[str, ...]] = {}
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                        raw = f.read()
+                    with open(f"/proc/{entry.name}/stat") as f:
+                        parents[int(entry.name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                argvs[int(entry.name)] = tuple(raw.decode(errors="replace").split("\0")[:-1])
+            self.seen.update(argvs.values())
+            for pid, argv in argvs.items():
+                ancestor, hops = parents.get(pid), 0
+                while ancestor not in (None, 0, 1, me) and hops < 20:
+                    ancestor, hops = parents.get(ancestor), hops + 1
+                if ancestor == me and argv:
+                    self.programs.add(Path(argv[0]).name)

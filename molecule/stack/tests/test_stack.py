@@ -150,6 +150,45 @@ def test_anonymous_tampered_and_expired_requests_are_refused(host: Any) -> None:
     assert status == 403 and "expired" in body
 
 
+ADMIN_CALL = """
+import hashlib, json, sys, requests
+from supermark_ops.s3 import sign_v4
+url, key, secret = sys.argv[1:4]
+body = json.dumps({"op": "get-anonymous", "bucket": "supermark-documents"}).encode()
+sha = hashlib.sha256(body).hexdigest()
+resp = requests.post(url, data=body, headers=sign_v4("POST", url, key, secret, "us-east-1", sha),
+                     verify="/tmp/pebble-root.pem", timeout=10)
+print(resp.status_code, resp.text)
+"""
+
+
+def test_minio_admin_api_is_refused_at_the_proxy(host: Any) -> None:
+    """MinIO's own APIs (/minio/...) with the root keys: answered on the host's backend network,
+    refused from outside, through the proxy."""
+    env = dict(
+        line.split("=", 1)
+        for line in sh(host, "cat /opt/supermark/minio/minio.env").splitlines()
+        if "=" in line
+    )
+    key, secret = (env[k].strip("'") for k in ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"))
+    fmt = '{{(index .NetworkSettings.Networks "supermark_backend").IPAddress}}'
+    minio = sh(host, f"docker inspect -f '{fmt}' supermark-minio-1").strip()
+    python = "/opt/supermark-ops/venv/bin/python"
+
+    def call(url: str) -> str:
+        return sh(
+            host, f"{python} -c {shlex.quote(ADMIN_CALL)} {url} {shlex.quote(key)} {shlex.quote(secret)}"
+        )
+
+    # The signed admin call works where MinIO listens (so the refusal below is the proxy's doing).
+    assert call(f"http://{minio}:9000/minio/admin/standin").startswith("200 ")
+    outside = call(f"https://{FILES}/minio/admin/standin")
+    assert outside.startswith("403 Not served here: MinIO's own APIs"), outside
+    for path in ("/minio/admin/v3/info", "/minio/health/live", "/minio/v2/metrics/cluster", "/minio"):
+        status, body = curl(host, f"https://{FILES}{path}")
+        assert status == 403 and body.startswith("Not served here"), (path, status, body)
+
+
 def test_cors_only_for_the_app_origin(host: Any) -> None:
     url = f"https://{FILES}/supermark-documents/x"
     ok = sh(
@@ -336,8 +375,11 @@ def test_log_level_comes_from_the_variable(host: Any) -> None:
 def test_cut_over_brought_the_source_rows_and_kept_a_safety_dump(host: Any) -> None:
     assert psql(host, "SELECT count(*) FROM \"Document\" WHERE id LIKE 'vercel-%'") == "1234"
     assert psql(host, "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL") == "2"
-    dumps = sh(host, "ls /var/lib/supermark-ops/migrate/")
-    assert "target-before-migration-" in dumps and "source-" in dumps
+    dumps = sh(host, "ls /var/lib/supermark-ops/migrate/").split()
+    # Two safety dumps: the app's database before the failed attempt (side_effect.yml), then the
+    # half-migrated target before the run that finished (it is dumped whatever its mark says).
+    assert len([d for d in dumps if d.startswith("target-before-migration-")]) == 2, dumps
+    assert any(d.startswith("source-") for d in dumps)
     assert curl(host, f"https://{DOMAIN}/api/health")[0] == 200
 
 
@@ -367,6 +409,10 @@ def test_backup_and_restore_bring_back_rows_and_documents(host: Any) -> None:
     assert newest["ok"] and newest["documents"] >= 1
     manifest = json.loads(sh(host, f"cat /var/backups/supermark/{newest['backup']}.manifest.json"))
     assert key in manifest["documents"] and "public._prisma_migrations" in manifest["tables"]
+    # Signed with the key the role keeps beside the stack's secrets (0600, root's).
+    assert manifest["signature"]["alg"] == "hmac-sha256" and len(manifest["signature"]["mac"]) == 64
+    assert host.file("/opt/supermark/backup/backup.env").mode == 0o600
+    assert host.file("/opt/supermark/backup/backup.env").user == "root"
     # Damage: rows gone, the document overwritten.
     psql(host, 'DELETE FROM "Document"')
     sh(host, "head -c 1000 /dev/urandom > /tmp/other.bin")

@@ -17,9 +17,11 @@ import subprocess
 import tempfile
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from supermark_ops import files
 from supermark_ops.pg import Client, Endpoint, PgError, Snapshot, sql
 from supermark_ops.pg.client import READ_ONLY, psql_args
 from supermark_ops.pg.errors import explain
@@ -102,12 +104,14 @@ def copy(
     phase: Progress,
     on_table: Progress,
     split_bytes: int = SPLIT_BYTES,
+    snapshot: Snapshot | None = None,
 ) -> str:
-    """The whole copy; returns the schema dump it keeps."""
-    with Snapshot(client, source) as snapshot:
+    """The whole copy; returns the schema dump it keeps. Reads `snapshot` (the caller keeps it
+    open to verify in it afterwards), or one of its own."""
+    with nullcontext(snapshot) if snapshot else Snapshot(client, source) as snapshot:
         # The schema once (one catalog read): pre-data now, post-data after the data.
         schema = workdir / f"source-{stamp}-schema.dump"
-        with schema.open("wb") as out:
+        with files.atomic_write(schema) as out:
             client.dump(
                 source,
                 out,
