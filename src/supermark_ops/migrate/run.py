@@ -1,5 +1,6 @@
-"""The migration: preflight (read-only), the copy into the target's role (transfer.py:
-one snapshot, data in parallel), verify.
+"""The migration: preflight (read-only, then the schema rehearsed in a scratch database:
+rehearsal.py), the copy into the target's role (transfer.py: one snapshot, data in parallel),
+verify.
 
 Safety: the source is only ever read (read-only sessions). The target must be
 empty, unless `replace` is given (then it is dumped first), or unless it
@@ -11,14 +12,18 @@ restore and replaced by "complete" only after a matching verification.
 from __future__ import annotations
 
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from supermark_ops.migrate.errors import MigrateError
-from supermark_ops.migrate.transfer import SPLIT_BYTES, copy
+from supermark_ops.migrate.rehearsal import rehearse
+from supermark_ops.migrate.transfer import SPLIT_BYTES, copy, dump_schema
 from supermark_ops.migrate.verify import Report, compare
-from supermark_ops.pg import Client, Endpoint, sql
+from supermark_ops.pg import Client, Endpoint, Snapshot, sql
 from supermark_ops.results import Progress, no_progress
 
 MARK_INCOMPLETE = "supermark-ops migration: incomplete"
@@ -35,6 +40,7 @@ class Preflight:
     target_state: str  # empty | incomplete | not-empty
     client: str
     notes: list[str] = field(default_factory=list)
+    rehearsal: str = ""  # "passed" once the schema restored into a scratch database
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -147,6 +153,16 @@ def _dump(client: Client, endpoint: Endpoint, path: Path) -> None:
         client.dump(endpoint, out, ["--no-owner", "--no-acl"])
 
 
+@contextmanager
+def _schema_file(workdir: Path, stamp: str, keep: bool) -> Iterator[Path]:
+    """Where the schema dump goes: kept in the work folder, or (a dry run) nowhere that lasts."""
+    if keep:
+        yield workdir / f"source-{stamp}-schema.dump"
+        return
+    with tempfile.TemporaryDirectory(prefix="supermark-ops-rehearsal-") as tmp:
+        yield Path(tmp) / "schema.dump"
+
+
 def migrate(
     source: Endpoint,
     target: Endpoint,
@@ -165,20 +181,27 @@ def migrate(
     phase("preflight")
     pre, client = preflight(source, target, workdir, client_image, replace)
     summary = Summary(pre, started=clock.isoformat())
-    if dry_run:
-        return summary
     stamp = clock.strftime("%Y%m%dT%H%M%SZ")
-    if pre.target_state == "not-empty":
-        phase("safety dump of the target")
-        safety = workdir / f"target-before-migration-{stamp}.dump"
-        _dump(client, target, safety)
-        summary.safety_dump = str(safety)
-    if pre.target_state != "empty":
-        _reset(client, target)
-    _mark(client, target, f"{MARK_INCOMPLETE} (started {stamp} from {source.label()})")
-    t = datetime.now(UTC)
-    summary.dump = copy(client, source, target, workdir, stamp, jobs, phase, on_table, split_bytes)
-    summary.seconds["copy"] = (datetime.now(UTC) - t).total_seconds()
+    with Snapshot(client, source) as snapshot, _schema_file(workdir, stamp, keep=not dry_run) as schema:
+        # The schema is dumped once; the target server must take it before its database is touched.
+        phase("schema rehearsal")
+        dump_schema(client, source, snapshot, schema)
+        rehearse(client, target, schema, query_client(client_image))
+        pre.rehearsal = "passed"
+        if dry_run:
+            return summary
+        if pre.target_state == "not-empty":
+            phase("safety dump of the target")
+            safety = workdir / f"target-before-migration-{stamp}.dump"
+            _dump(client, target, safety)
+            summary.safety_dump = str(safety)
+        if pre.target_state != "empty":
+            _reset(client, target)
+        _mark(client, target, f"{MARK_INCOMPLETE} (started {stamp} from {source.label()})")
+        t = datetime.now(UTC)
+        copy(client, source, target, snapshot, schema, jobs, phase, on_table, split_bytes)
+        summary.dump = str(schema)
+        summary.seconds["copy"] = (datetime.now(UTC) - t).total_seconds()
     if verify:
         phase("verify")
         t = datetime.now(UTC)

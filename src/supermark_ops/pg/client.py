@@ -142,9 +142,8 @@ class Client:
             check=False,
         )
         if result.returncode != 0:
-            raise PgError(
-                f"{program} failed: {explain(result.stderr.decode(errors='replace'), self.where(endpoint))}"
-            )
+            stderr = result.stderr.decode(errors="replace")
+            raise PgError(f"{program} failed: {explain(stderr, self.where(endpoint))}", detail=stderr)
         return result.stdout.decode(errors="replace")
 
     def query(self, endpoint: Endpoint, statement: str, *, read_only: bool = False) -> list[list[str]]:
