@@ -24,6 +24,7 @@ from supermark_ops.migrate.rehearsal import rehearse
 from supermark_ops.migrate.transfer import SPLIT_BYTES, copy, dump_schema
 from supermark_ops.migrate.verify import Report, compare
 from supermark_ops.pg import Client, Endpoint, Snapshot, sql
+from supermark_ops.pg.client import query_client
 from supermark_ops.results import Progress, no_progress
 
 MARK_INCOMPLETE = "supermark-ops migration: incomplete"
@@ -75,13 +76,6 @@ class Summary:
 
 def _major(version_num: str) -> int:
     return int(version_num) // 10000
-
-
-def query_client(client_image: str = "") -> Client:
-    """psql from this machine, or from the image when this machine has none (a droplet)."""
-    if shutil.which("psql") or not client_image:
-        return Client()
-    return Client(image=client_image)
 
 
 def preflight(

@@ -244,3 +244,10 @@ class Client:
 
     def row_counts(self, endpoint: Endpoint) -> dict[str, int]:
         return {table: int(count) for table, count in self.query(endpoint, sql.ROW_COUNTS)}
+
+
+def query_client(image: str = "") -> Client:
+    """psql from this machine, or from the image when this machine has none (a droplet)."""
+    if shutil.which("psql") or not image:
+        return Client()
+    return Client(image=image)
