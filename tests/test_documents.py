@@ -32,7 +32,8 @@ from blob_standin import BlobStandIn
 from servers import PostgresContainer, S3StandIn
 from supermark_ops.documents import catalog
 from supermark_ops.documents.blob import BlobStore
-from supermark_ops.documents.run import Settings, configure, move, plan
+from supermark_ops.documents.run import Settings, configure, move, plan, rewrite
+from supermark_ops.pg.client import query_client
 
 IMAGE = "supermark-ops/standin-postgres:1"
 BUCKET, APP_KEY, APP_SECRET = "supermark-documents", "supermark-app", "app-secret-key-123"
@@ -358,6 +359,24 @@ def test_a_row_is_rewritten_only_after_its_object_is_read_back_intact(world: Wor
     again = move(s).as_dict()
     assert again["ok"] and again["objects"]["copied"] == 1 and again["rows"]["rewritten"] == 2
     assert w.target.stored(BUCKET)[report_key] == data("report-Ab12Cd.pdf")
+
+
+@pytest.mark.docker
+def test_a_row_changed_since_it_was_read_is_left_as_the_app_left_it(world: World) -> None:
+    """The rewrite checks each row still holds what was read: an edit made meanwhile wins."""
+    w = world
+    b = seed(w)
+    s = w.settings()
+    work = plan(s)
+    w.sql("UPDATE \"Brand\" SET logo = 'https://cdn.example/new-logo.png' WHERE id = 'cbrand1'")
+    changes = [c for c in work.changes if c.table in ("Brand", "DataroomBrand")]
+    done = rewrite(query_client(), s.target, changes)
+    assert [changes[i].table for i in done] == ["DataroomBrand"]
+    assert row(w, "Brand", "cbrand1", "logo", "banner") == [
+        "https://cdn.example/new-logo.png",
+        b["banner_url"],
+    ]
+    assert row(w, "DataroomBrand", "crb1", "logo")[0].startswith(FILES_URL)
 
 
 def cli(w: World, *args: str) -> subprocess.Popen[str]:
