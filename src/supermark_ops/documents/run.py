@@ -335,17 +335,17 @@ class Summary:
         parts = []
         if self.count("missing") and not self.allow_missing:
             parts.append(
-                f"{self.count('missing')} referenced objects are gone from their source (see missing; "
-                "their rows were left as they were; --allow-missing accepts that)"
+                f"objects gone from their source: {self.count('missing')} (see missing; their rows were "
+                "left as they were; --allow-missing accepts that)"
             )
         if self.count("failed"):
-            parts.append(f"{self.count('failed')} objects could not be copied and checked (see errors)")
+            parts.append(f"objects not copied and checked: {self.count('failed')} (see errors)")
         if self.plan.unmovable:
             parts.append(
-                f"{len(self.plan.unmovable)} rows mix Blob URLs with other references (see unmovable)"
+                f"rows mixing Blob URLs with other references: {len(self.plan.unmovable)} (see unmovable)"
             )
         if self.changed_meanwhile:
-            parts.append(f"{len(self.changed_meanwhile)} rows changed while copying (run again)")
+            parts.append(f"rows changed while copying: {len(self.changed_meanwhile)} (run again)")
         return "; ".join(parts)
 
     def as_dict(self) -> dict[str, object]:
