@@ -414,6 +414,8 @@ class S3StandIn:
 
     def start(self) -> str:
         standin, module = self, self.module
+        # The script reads its root keys from the environment on each request (as MinIO's are set):
+        # the same for every instance, so they stay set in this test process.
         os.environ["MINIO_ROOT_USER"], os.environ["MINIO_ROOT_PASSWORD"] = self.ROOT_USER, self.ROOT_PASSWORD
 
         class Handler(module.Handler):  # type: ignore[misc, name-defined]
