@@ -384,6 +384,51 @@ def test_cut_over_brought_the_source_rows_and_kept_a_safety_dump(host: Any) -> N
 
 
 BACKUP = "/opt/supermark-ops/venv/bin/supermark-ops backup --config /etc/supermark-ops/backup.yml --json"
+BLOBS = "/opt/standin-blob/blobs"  # what the Vercel Blob stand-in served to the cut-over
+
+
+def test_cut_over_moved_the_documents_off_blob_and_the_app_serves_them(host: Any) -> None:
+    """playbooks/migrate.yml's documents step: the rows point at the stack's bucket, the app's own
+    presigned download (its real route) gives the bytes Blob had, and backups hold them."""
+    rows = psql(
+        host,
+        "SELECT string_agg(concat_ws(' ', id, \"storageType\", file, \"originalFile\"), ';' ORDER BY id) "
+        'FROM (SELECT id, "storageType", file, "originalFile" FROM "Document" WHERE id = \'blobdoc1\' '
+        'UNION ALL SELECT id, "storageType", file, "originalFile" FROM "DocumentVersion" '
+        'UNION ALL SELECT id, "storageType", file, NULL FROM "DocumentPage") r',
+    ).split(";")
+    moved = {}
+    for line in rows:
+        id_, storage, key, *original = line.split(" ")
+        assert storage == "S3_PATH" and key.startswith("cteam1/doc_blobdoc1/"), line
+        assert original in ([], [key]), line
+        moved[id_] = key
+    blob_of = {"blobdoc1": "quarterly-report-Qr7x.pdf", "blobver1": "quarterly-report-Qr7x.pdf",
+               "blobpage1": "page-1-Pg1a.png"}  # fmt: skip
+    assert sorted(moved) == sorted(blob_of)
+    logo = psql(host, "SELECT logo FROM \"Brand\" WHERE id = 'blobbrand1'")
+    images = f"https://{FILES}/supermark-documents/cteam1/images/"
+    assert re.fullmatch(rf"{images}assets-[0-9a-f]{{32}}\.png", logo)
+    moved["logo"], blob_of["logo"] = logo.split("/supermark-documents/", 1)[1], "logo-Lg9.png"
+    token = env_file(host)["INTERNAL_API_KEY"]
+    for id_, key in moved.items():
+        status, body = curl(
+            host,
+            f"https://{DOMAIN}/api/file/s3/get-presigned-get-url",
+            "-X", "POST", "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json",
+            "--data", json.dumps({"key": key}),
+        )  # fmt: skip
+        assert status == 200, body
+        url = json.loads(body)["url"]
+        assert url.startswith(f"https://{FILES}/supermark-documents/{key}?")
+        assert curl(host, url, out="/tmp/moved.bin")[0] == 200
+        assert sh(host, "sha256sum < /tmp/moved.bin") == sh(host, f"sha256sum < {BLOBS}/{blob_of[id_]}")
+    # The backups taken since the cut-over hold the moved documents, byte for byte.
+    newest = max(b["name"] for b in json.loads(sh(host, f"{BACKUP} list"))["backups"] if b["complete"])
+    manifest = json.loads(sh(host, f"cat /var/backups/supermark/{newest}.manifest.json"))
+    for id_, key in moved.items():
+        blob_sha = sh(host, f"sha256sum < {BLOBS}/{blob_of[id_]}").split()[0]
+        assert manifest["documents"][key]["sha256"] == blob_sha, (newest, key)
 
 
 def test_backup_timers_are_scheduled_and_the_first_runs_passed(host: Any) -> None:

@@ -1,5 +1,6 @@
-"""The migration: preflight (read-only), the copy into the target's role (transfer.py:
-one snapshot, data in parallel), verify.
+"""The migration: preflight (read-only, then the schema rehearsed in a scratch database:
+rehearsal.py), the copy into the target's role (transfer.py: one snapshot, data in parallel),
+verify.
 
 Safety: the source is only ever read (read-only sessions). The target must be
 empty, unless `replace` is given, or unless it carries this tool's
@@ -15,6 +16,9 @@ from __future__ import annotations
 
 import shutil
 from contextlib import nullcontext
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +27,11 @@ from supermark_ops import files
 from supermark_ops.errors import OpsError
 from supermark_ops.locks import single_run
 from supermark_ops.migrate.errors import MigrateError
-from supermark_ops.migrate.transfer import SPLIT_BYTES, copy
+from supermark_ops.migrate.rehearsal import rehearse
+from supermark_ops.migrate.transfer import SPLIT_BYTES, copy, dump_schema
 from supermark_ops.migrate.verify import Report, compare
 from supermark_ops.pg import Client, Endpoint, Snapshot, sql
+from supermark_ops.pg.client import query_client
 from supermark_ops.results import Progress, no_progress
 
 MARK_INCOMPLETE = "supermark-ops migration: incomplete"
@@ -42,6 +48,7 @@ class Preflight:
     target_state: str  # empty | incomplete | not-empty
     client: str
     notes: list[str] = field(default_factory=list)
+    rehearsal: str = ""  # "passed" once the schema restored into a scratch database
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -77,13 +84,6 @@ class Summary:
 
 def _major(version_num: str) -> int:
     return int(version_num) // 10000
-
-
-def query_client(client_image: str = "") -> Client:
-    """psql from this machine, or from the image when this machine has none (a droplet)."""
-    if shutil.which("psql") or not client_image:
-        return Client()
-    return Client(image=client_image)
 
 
 def preflight(
@@ -156,6 +156,16 @@ def _dump(client: Client, endpoint: Endpoint, path: Path) -> None:
         client.dump(endpoint, out, ["--no-owner", "--no-acl"])
 
 
+@contextmanager
+def _schema_file(workdir: Path, stamp: str, keep: bool) -> Iterator[Path]:
+    """Where the schema dump goes: kept in the work folder, or (a dry run) nowhere that lasts."""
+    if keep:
+        yield workdir / f"source-{stamp}-schema.dump"
+        return
+    with tempfile.TemporaryDirectory(prefix="supermark-ops-rehearsal-") as tmp:
+        yield Path(tmp) / "schema.dump"
+
+
 def migrate(
     source: Endpoint,
     target: Endpoint,
@@ -205,26 +215,31 @@ def _migrate(
     phase("preflight")
     pre, client = preflight(source, target, workdir, client_image, replace)
     summary = Summary(pre, started=clock.isoformat())
-    if dry_run:
-        return summary
     stamp = clock.strftime("%Y%m%dT%H%M%SZ")
-    if pre.target_state != "empty":
-        # Incomplete or not, what is there may hold rows users wrote since (after a failed
-        # cut-over the app may have served from it): it is kept before anything is dropped.
-        phase("safety dump of the target")
-        safety = workdir / f"target-before-migration-{stamp}.dump"
-        _dump(client, target, safety)
-        summary.safety_dump = str(safety)
-        _reset(client, target)
-    _mark(client, target, f"{MARK_INCOMPLETE} (started {stamp} from {source.label()})")
-    try:
-        with Snapshot(client, source) as snapshot:
+    # The schema is dumped once, in the snapshot the copy and the verification read; the target
+    # server must take it (rehearsed in a scratch database) before its database is touched.
+    with Snapshot(client, source) as snapshot, _schema_file(workdir, stamp, keep=not dry_run) as schema:
+        phase("schema rehearsal")
+        dump_schema(client, source, snapshot, schema)
+        rehearse(client, target, schema, query_client(client_image))
+        pre.rehearsal = "passed"
+        if dry_run:
+            return summary
+        if pre.target_state != "empty":
+            # Incomplete or not, what is there may hold rows users wrote since (after a failed
+            # cut-over the app may have served from it): it is kept before anything is dropped.
+            phase("safety dump of the target")
+            safety = workdir / f"target-before-migration-{stamp}.dump"
+            _dump(client, target, safety)
+            summary.safety_dump = str(safety)
+            _reset(client, target)
+        _mark(client, target, f"{MARK_INCOMPLETE} (started {stamp} from {source.label()})")
+        try:
             # Sequences are not transactional: their values now bound what the copy may hold.
             floor = dict(snapshot.query(sql.SEQUENCES))
             t = datetime.now(UTC)
-            summary.dump = copy(
-                client, source, target, workdir, stamp, jobs, phase, on_table, split_bytes, snapshot=snapshot
-            )
+            copy(client, source, target, snapshot, schema, jobs, phase, on_table, split_bytes)
+            summary.dump = str(schema)
             summary.seconds["copy"] = (datetime.now(UTC) - t).total_seconds()
             if verify:
                 phase("verify")
@@ -239,12 +254,12 @@ def _migrate(
                     sequence_floor=floor,
                 )
                 summary.seconds["verify"] = (datetime.now(UTC) - t).total_seconds()
-    except OpsError as exc:
-        kept = f"; what it held before is in {summary.safety_dump}" if summary.safety_dump else ""
-        raise MigrateError(
-            f"The copy failed: {exc}. The target is marked incomplete{kept}. Fix the cause and run the "
-            "migration again (it dumps the target, clears it and starts over); do not start the app on it."
-        ) from None
+        except OpsError as exc:
+            kept = f"; what it held before is in {summary.safety_dump}" if summary.safety_dump else ""
+            raise MigrateError(
+                f"The copy failed: {exc}. The target is marked incomplete{kept}. Fix the cause and run the "
+                "migration again (it dumps the target, clears it and starts over); do not start the app on it."
+            ) from None
     if summary.report is not None and not summary.report.ok:
         return summary  # still marked incomplete: a re-run starts over
     _mark(client, target, f"{MARK_COMPLETE} ({datetime.now(UTC):%Y%m%dT%H%M%SZ} from {source.label()})")

@@ -157,9 +157,8 @@ class Client:
             check=False,
         )
         if result.returncode != 0:
-            raise PgError(
-                f"{program} failed: {explain(result.stderr.decode(errors='replace'), self.where(endpoint))}"
-            )
+            stderr = result.stderr.decode(errors="replace")
+            raise PgError(f"{program} failed: {explain(stderr, self.where(endpoint))}", detail=stderr)
         return result.stdout.decode(errors="replace")
 
     def query(self, endpoint: Endpoint, statement: str, *, read_only: bool = False) -> list[list[str]]:
@@ -260,3 +259,10 @@ class Client:
 
     def row_counts(self, endpoint: Endpoint) -> dict[str, int]:
         return {table: int(count) for table, count in self.query(endpoint, sql.ROW_COUNTS)}
+
+
+def query_client(image: str = "") -> Client:
+    """psql from this machine, or from the image when this machine has none (a droplet)."""
+    if shutil.which("psql") or not image:
+        return Client()
+    return Client(image=image)
