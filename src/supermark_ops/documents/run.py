@@ -29,14 +29,14 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from supermark_ops import results
+from supermark_ops import files, results
 from supermark_ops.documents import catalog
 from supermark_ops.documents.blob import BlobStore, Fetched
 from supermark_ops.documents.errors import DocumentsError
 from supermark_ops.errors import OpsError
 from supermark_ops.http import verify
 from supermark_ops.pg import Client, Endpoint, parse
-from supermark_ops.pg.client import psql_args, query_client
+from supermark_ops.pg.client import psql_args, query_client, split_rows
 from supermark_ops.pg.sql import ident, literal
 from supermark_ops.results import Progress, no_progress
 from supermark_ops.s3 import Bucket, Object
@@ -232,7 +232,7 @@ def _settle(settings: Settings, obj: Obj, tmp: Path) -> None:
             if have and src.size == have.size and _plain_md5(src.etag) and src.etag == have.etag:
                 obj.state, obj.size = "present", have.size  # the same MD5: no need to read it
                 return
-        path = tmp / f".{hashlib.sha256(obj.key.encode()).hexdigest()[:32]}.partial"
+        path = files.partial(tmp / hashlib.sha256(obj.key.encode()).hexdigest()[:32])
         try:
             with path.open("wb") as out:
                 got = _read(settings, obj, src, out)
@@ -301,7 +301,7 @@ def rewrite(client: Client, target: Endpoint, changes: list[Change]) -> set[int]
         script.write(f"WITH {', '.join(ctes)} {selects};\n".encode())
         script.seek(0)
         out = client.run("psql", psql_args(target, rows=True), target, stdin=script)
-    return {int(line) for line in out.split()}
+    return {int(row[0]) for row in split_rows(out)}
 
 
 @dataclass
@@ -422,8 +422,8 @@ def move(
         summary.seconds = time.monotonic() - clock
         return summary
     tmp = settings.workdir / "documents-tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    for stale in tmp.glob(".*.partial"):  # a killed run's
+    files.ensure_dir(tmp)
+    for stale in tmp.glob(files.partial(tmp / "*").name):  # a killed run's
         stale.unlink()
     waiting: dict[str, list[int]] = {}
     for i, change in enumerate(work.changes):
