@@ -487,6 +487,8 @@ def test_ansible_module_check_mode_is_the_dry_run_then_a_real_run_moves(
     checked = run_module(project_root, w, "--check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert '\\"would-copy\\": 1' in checked.stdout and "changed=0" in checked.stdout
+    # The dry run lists what would move, without the public URL that opens the document.
+    assert url not in checked.stdout + checked.stderr and "(path hidden" in checked.stdout
     assert w.target.stored(BUCKET) == {} and row(w, "Document", "cdoc1", "storageType") == ["VERCEL_BLOB"]
     real = run_module(project_root, w)
     assert real.returncode == 0, real.stdout + real.stderr

@@ -11,15 +11,23 @@ from pathlib import Path
 
 
 @contextmanager
-def single_run(lock_file: Path) -> Iterator[bool]:
-    """Yields False when a previous run still holds the lock (runs never overlap)."""
+def single_run(
+    lock_file: Path, wait: float = 0, sleep: Callable[[float], None] = time.sleep
+) -> Iterator[bool]:
+    """Yields False when a previous run (or a shared holder) still holds the lock after `wait`
+    seconds (runs never overlap)."""
     lock_file.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
     with open(lock_file, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                sleep(min(2.0, max(0.05, deadline - time.monotonic())))
         try:
             yield True
         finally:

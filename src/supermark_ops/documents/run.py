@@ -314,10 +314,10 @@ class Summary:
     changed_meanwhile: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
-    def refs(self, state: str) -> list[dict[str, str]]:
+    def refs(self, state: str, redact: bool = False) -> list[dict[str, str]]:
         """Each row's reference to an object in `state`: table, id, column, url (and why)."""
         return [
-            {"table": r.table, "id": r.id, "column": r.column, "url": o.origin.label}
+            {"table": r.table, "id": r.id, "column": r.column, "url": _shown(o.origin.label, redact)}
             | ({"reason": o.reason} if o.reason else {})
             for o in self.plan.objects.values()
             if o.state == state
@@ -348,8 +348,9 @@ class Summary:
             parts.append(f"rows changed while copying: {len(self.changed_meanwhile)} (run again)")
         return "; ".join(parts)
 
-    def as_dict(self) -> dict[str, object]:
-        """The result in the tools' one shape (supermark_ops.results)."""
+    def as_dict(self, redact: bool = False) -> dict[str, object]:
+        """The result in the tools' one shape (supermark_ops.results); `redact` hides the paths of
+        public URLs (the Ansible module's output)."""
         states = ("copied", "present", "missing", "failed", "would-copy")
         fields: dict[str, object] = {
             "at": self.started,
@@ -361,8 +362,8 @@ class Summary:
                 "to_rewrite": len(self.plan.changes),
                 "rewritten": self.rewritten,
             },
-            "missing": self.refs("missing"),
-            "errors": self.refs("failed"),  # not "failed": Ansible reserves that key
+            "missing": self.refs("missing", redact),
+            "errors": self.refs("failed", redact),  # not "failed": Ansible reserves that key
             "unmovable": self.plan.unmovable,
             "changed_meanwhile": self.changed_meanwhile,
             "foreign_urls": dict(self.plan.foreign),
@@ -371,12 +372,21 @@ class Summary:
         }
         if self.dry_run:
             fields["would_move"] = [
-                {"key": o.key, "source": o.origin.label, "size": o.size}
+                {"key": o.key, "source": _shown(o.origin.label, redact), "size": o.size}
                 for o in self.plan.objects.values()
                 if o.state == "would-copy"
             ]
         reason = self.reason
         return results.failed(reason, **fields) if reason else results.ok(**fields)
+
+
+def _shown(label: str, redact: bool) -> str:
+    """A public Blob URL opens the document for anyone who has it: where output is kept (Ansible's,
+    CI logs) only its host is shown."""
+    if not redact or not label.startswith(("https://", "http://")):
+        return label
+    parts = urlsplit(label)
+    return f"{parts.scheme}://{parts.netloc}/... (path hidden: the URL opens the document)"
 
 
 def _each(
@@ -422,7 +432,7 @@ def move(
         summary.seconds = time.monotonic() - clock
         return summary
     tmp = settings.workdir / "documents-tmp"
-    files.ensure_dir(tmp)
+    files.ensure_dir(tmp, 0o700)  # copies of confidential documents pass through it
     for stale in tmp.glob(files.partial(tmp / "*").name):  # a killed run's
         stale.unlink()
     waiting: dict[str, list[int]] = {}
