@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import ssl
 import subprocess
@@ -31,6 +32,7 @@ import requests
 from blob_standin import BlobStandIn
 from servers import PostgresContainer, S3StandIn
 from supermark_ops.documents import catalog
+from supermark_ops.documents import run as docs_run
 from supermark_ops.documents.blob import BlobStore
 from supermark_ops.documents.run import Settings, configure, move, plan, rewrite
 from supermark_ops.pg.client import query_client
@@ -334,6 +336,26 @@ def test_a_blob_that_is_gone_is_reported_by_row_and_its_rows_are_left(world: Wor
     # Accepting the loss explicitly makes the run succeed; the loss is still listed.
     accepted = move(w.settings(allow_missing=True)).as_dict()
     assert accepted["ok"] and len(accepted["missing"]) == 2
+
+
+@pytest.mark.docker
+def test_a_copy_stops_before_it_fills_the_disk_and_its_rows_are_left(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world
+    seed(w)
+    real = shutil.disk_usage
+    # The disk under the work folder has just under the reserve free (the rest of the machine is real).
+    monkeypatch.setattr(
+        docs_run.shutil,
+        "disk_usage",
+        lambda p: real(p)._replace(free=docs_run.FREE_RESERVE + 10) if "documents-tmp" in str(p) else real(p),
+    )
+    result = move(w.settings()).as_dict()
+    assert not result["ok"] and result["errors"]
+    assert all("would have less than 2 GiB free" in e["reason"] for e in result["errors"])
+    assert result["rows"]["rewritten"] == 0 and w.target.stored(BUCKET) == {}
+    assert row(w, "Document", "cdoc1", "storageType") == ["VERCEL_BLOB"]
 
 
 @pytest.mark.docker

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -203,6 +204,33 @@ def _plain_md5(etag: str) -> bool:
     return re.fullmatch(r"[0-9a-f]{32}", etag) is not None
 
 
+# The copies pass through the droplet's disk, which Postgres and MinIO share: a copy stops
+# before it leaves less than this free (an image URL a user of the old app set can name a
+# blob of any size).
+FREE_RESERVE = 2 * 2**30
+
+
+class _Guarded:
+    """A file whose writes stop (DocumentsError) before the disk under `folder` has less than
+    FREE_RESERVE free; checked every 16 MiB."""
+
+    def __init__(self, out: Any, folder: Path) -> None:
+        self.out, self.folder, self.written, self.next_check = out, folder, 0, 0
+
+    def write(self, data: bytes) -> int:
+        self.written += len(data)
+        if self.written >= self.next_check:
+            self.next_check = self.written + 16 * 2**20
+            if shutil.disk_usage(self.folder).free - len(data) < FREE_RESERVE:
+                raise DocumentsError(
+                    f"stopped after {self.written // 2**20} MiB: the disk under {self.folder} would have "
+                    f"less than {FREE_RESERVE // 2**30} GiB free (the database and the bucket share it); "
+                    "free space or point workdir at a bigger disk, then run again"
+                )
+        written: int = self.out.write(data)
+        return written
+
+
 def _read(settings: Settings, obj: Obj, src: Object | None, out: Any) -> Fetched | None:
     """The object's bytes from its source into `out` (`src`: the old bucket's HEAD of it);
     None when the source no longer has it."""
@@ -235,7 +263,7 @@ def _settle(settings: Settings, obj: Obj, tmp: Path) -> None:
         path = files.partial(tmp / hashlib.sha256(obj.key.encode()).hexdigest()[:32])
         try:
             with path.open("wb") as out:
-                got = _read(settings, obj, src, out)
+                got = _read(settings, obj, src, _Guarded(out, tmp))
             if got is None:
                 obj.state = "missing"
                 return
