@@ -64,3 +64,17 @@ def shared(
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def held_exclusively(lock_file: Path) -> bool:
+    """Whether a single_run (another migration) holds the lock now, as opposed to shared holders
+    (backups) or nobody."""
+    if not lock_file.exists():
+        return False
+    with open(lock_file, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False

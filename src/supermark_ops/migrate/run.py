@@ -24,7 +24,7 @@ from pathlib import Path
 
 from supermark_ops import files
 from supermark_ops.errors import OpsError
-from supermark_ops.locks import single_run
+from supermark_ops.locks import held_exclusively, single_run
 from supermark_ops.migrate.errors import MigrateError
 from supermark_ops.migrate.rehearsal import rehearse
 from supermark_ops.migrate.transfer import SPLIT_BYTES, copy, dump_schema
@@ -207,6 +207,10 @@ def migrate(
     if jobs < 1:
         raise MigrateError(f"--jobs must be 1 or more (it is {jobs}).")
     # A dry run writes nothing, not even the lock file.
+    if lock_file and not dry_run and held_exclusively(lock_file):
+        raise MigrateError(
+            f"Another migration is running (it holds {lock_file}): wait for it to end. Nothing was changed."
+        )
     # A backup, drill or restore holds the lock shared while it runs: the migration waits for it.
     with single_run(lock_file, lock_wait) if lock_file and not dry_run else nullcontext(True) as free:
         if not free:
