@@ -249,6 +249,16 @@ def test_bad_jobs_and_a_second_migration_are_refused_before_anything_is_written(
     assert not (tmp_path / "w").exists()
 
 
+def dump_listing(dump: str, folder: Path) -> str:
+    """A dump's table of contents, by the target's pg_restore (this machine's is older)."""
+    return subprocess.run(
+        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", dump], mounts=[folder]),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 @pytest.mark.docker
 @pytest.mark.root
 @pytest.mark.parametrize("split_bytes", [SPLIT_BYTES, 2**20], ids=["one-stream", "split-into-page-ranges"])
@@ -346,13 +356,7 @@ def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
         migrate(src, dst, tmp_path, replace=True)
     summary = migrate(src, dst, tmp_path, replace=True, client_image=TARGET_IMAGE)
     assert summary.ok and Path(summary.safety_dump).stat().st_size > 0
-    listing = subprocess.run(
-        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", summary.safety_dump], mounts=[tmp_path]),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "TABLE public precious" in listing.stdout
+    assert "TABLE public precious" in dump_listing(summary.safety_dump, tmp_path)
     # Now the target is the live database after a cut-over: the cut-over's own command (--replace)
     # does not copy over it again; only --replace-migrated does, after a dump.
     target_sql(target, "CREATE TABLE written_since (x int); INSERT INTO written_since VALUES (7)")
@@ -361,13 +365,7 @@ def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
     assert target_sql(target, "SELECT x FROM written_since") == "7"
     again = migrate(src, dst, tmp_path, replace=True, replace_migrated=True, client_image=TARGET_IMAGE)
     assert again.ok and again.safety_dump != summary.safety_dump
-    listing = subprocess.run(
-        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", again.safety_dump], mounts=[tmp_path]),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "TABLE public written_since" in listing.stdout
+    assert "TABLE public written_since" in dump_listing(again.safety_dump, tmp_path)
 
 
 @pytest.mark.docker
@@ -426,13 +424,7 @@ def test_a_run_killed_mid_restore_is_finished_by_a_rerun(source: str, target: Ta
     assert rerun.returncode == 0, err
     assert summary["ok"] and summary["preflight"]["target_state"] == "incomplete"
     assert summary["verification"]["ok"]
-    listing = subprocess.run(
-        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", summary["safety_dump"]], mounts=[tmp_path]),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "TABLE public written_meanwhile" in listing.stdout
+    assert "TABLE public written_meanwhile" in dump_listing(summary["safety_dump"], tmp_path)
     assert quote(SOURCE_PASSWORD, safe="") not in out + err and SOURCE_PASSWORD not in out + err
 
 
