@@ -225,4 +225,3 @@ def test_cli_reads_secrets_from_the_environment(saas: str) -> None:
     )
     refused = check("trigger", "--api-url", saas, env={"TRIGGER_SECRET_KEY": "tr_prod_x"})
     assert refused.returncode == 1 and "(401)" in json.loads(refused.stdout)["reason"]
-
