@@ -14,6 +14,7 @@ from pathlib import Path
 
 from supermark_ops import __version__, http, results
 from supermark_ops.backup.cli import add_parser as add_backup
+from supermark_ops.documents.cli import add_parser as add_documents
 from supermark_ops.external.cli import add_parser as add_check
 from supermark_ops.migrate.cli import add_parser as add_migrate
 from supermark_ops.monitor.cli import add_parser as add_monitor
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_monitor(sub)
     add_migrate(sub)
+    add_documents(sub.choices["migrate"])  # `migrate documents`: the files, after the database
     add_backup(sub)
     add_pg(sub)
     add_check(sub)
