@@ -141,7 +141,7 @@ smops_images() {
   for name in ubuntu2404 debian12; do
     smops_systemd_image "$name"
   done
-  for name in postgres s3 pebble proxy app-base; do
+  for name in postgres s3 pebble proxy app-base saas gotenberg; do
     smops_standin_image "$name"
   done
 }
