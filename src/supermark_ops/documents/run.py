@@ -36,7 +36,7 @@ from supermark_ops.documents.errors import DocumentsError
 from supermark_ops.errors import OpsError
 from supermark_ops.http import verify
 from supermark_ops.pg import Client, Endpoint, parse
-from supermark_ops.pg.client import psql_args, query_client
+from supermark_ops.pg.client import psql_args, query_client, split_rows
 from supermark_ops.pg.sql import ident, literal
 from supermark_ops.results import Progress, no_progress
 from supermark_ops.s3 import Bucket, Object
@@ -301,7 +301,7 @@ def rewrite(client: Client, target: Endpoint, changes: list[Change]) -> set[int]
         script.write(f"WITH {', '.join(ctes)} {selects};\n".encode())
         script.seek(0)
         out = client.run("psql", psql_args(target, rows=True), target, stdin=script)
-    return {int(line) for line in out.split()}
+    return {int(row[0]) for row in split_rows(out)}  # the pg layer's row format (NUL-ended rows)
 
 
 @dataclass
