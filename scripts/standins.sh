@@ -11,7 +11,8 @@ set -euo pipefail
 dir=$1
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 images=(supermark-ops/standin-postgres:1 supermark-ops/standin-s3:1 supermark-ops/standin-proxy:1
-        supermark-ops/standin-pebble:1 supermark-ops/standin-app-base:1)
+        supermark-ops/standin-pebble:1 supermark-ops/standin-app-base:1
+        supermark-ops/standin-saas:1 supermark-ops/standin-gotenberg:1)
 mkdir -p "$dir" && chmod 700 "$dir"
 
 ids=$(docker image inspect -f '{{.Id}}' "${images[@]}") \

@@ -15,6 +15,7 @@ from pathlib import Path
 from supermark_ops import __version__, http, results
 from supermark_ops.backup.cli import add_parser as add_backup
 from supermark_ops.documents.cli import add_parser as add_documents
+from supermark_ops.external.cli import add_parser as add_check
 from supermark_ops.migrate.cli import add_parser as add_migrate
 from supermark_ops.monitor.cli import add_parser as add_monitor
 from supermark_ops.pg.cli import add_parser as add_pg
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_documents(sub.choices["migrate"])  # `migrate documents`: the files, after the database
     add_backup(sub)
     add_pg(sub)
+    add_check(sub)
     health = sub.add_parser(
         "health", help="wait until an app's /api/health answers ok (what a deploy waits for)"
     )

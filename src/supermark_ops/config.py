@@ -171,6 +171,40 @@ class TLS:
 
 
 @dataclass(frozen=True)
+class Tinybird:
+    token: str = field(repr=False)
+    api_url: str = "https://api.tinybird.co"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    secret_key: str = field(repr=False)
+    api_url: str = "https://api.trigger.dev"
+
+
+@dataclass(frozen=True)
+class QStash:
+    token: str = field(repr=False)
+    current_signing_key: str = field(repr=False)
+    next_signing_key: str = field(repr=False)
+    api_url: str = "https://qstash.upstash.io"
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the deploy switched on, so the monitor knows what must work: a listed service that
+    the app reports off, or that fails its own check here, is unhealthy (and alerts)."""
+
+    expected: list[str] = field(default_factory=list)  # names in monitor.checks.SERVICES
+    tinybird: Tinybird | None = None
+    trigger: Trigger | None = None
+    qstash: QStash | None = None
+    # The conversion service's container (Gotenberg, on the internal network only): its health
+    # check (GET /health) as Docker last ran it.
+    conversion_container: str = ""
+
+
+@dataclass(frozen=True)
 class MonitorConfig:
     ROLE: ClassVar[str] = "monitor"
 
@@ -186,6 +220,8 @@ class MonitorConfig:
     disk: Disk | None = None
     memory: Memory | None = None
     tls: TLS | None = None
+    services: Services = field(default_factory=lambda: Services())
+    ping_url: str = ""  # a dead-man's switch (healthchecks.io-style): start, success, fail
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
 

@@ -101,6 +101,31 @@ def test_services_report_optional_services_off(host: Any) -> None:
     assert status == 200
     assert services["storage"]["available"] and services["database"]["available"]
     assert not services["tinybird"]["configured"] and not services["trigger"]["configured"]
+    assert not services["resend"]["configured"] and not services["webhooks"]["qstash"]["configured"]
+
+
+# What the switches put in the env file (side_effect turns them all on, then off again).
+SWITCH_ENV = (
+    "RESEND_API_KEY",
+    "TINYBIRD_TOKEN",
+    "TRIGGER_SECRET_KEY",
+    "TRIGGER_API_URL",
+    "NEXT_PRIVATE_CONVERSION_BASE_URL",
+    "QSTASH_TOKEN",
+    "QSTASH_CURRENT_SIGNING_KEY",
+    "QSTASH_NEXT_SIGNING_KEY",
+)
+
+
+def test_switches_turned_off_leave_no_variable_and_no_conversion_service(host: Any) -> None:
+    """side_effect ran with every switch on, then a deploy without them: they are off again."""
+    env = env_file(host)
+    assert [name for name in SWITCH_ENV if name in env] == []
+    assert sh(host, "docker ps -a --filter name=gotenberg --format '{{.Names}}'").strip() == ""
+    assert not host.file("/opt/supermark/conversion").exists
+    monitor = yaml.safe_load(sh(host, "cat /etc/supermark-ops/monitor.yml"))
+    assert "services" not in monitor or not monitor["services"].get("expected")
+    assert "gotenberg" not in monitor["compose"]["services"]
 
 
 def test_http_redirects_to_https_and_headers_are_set(host: Any) -> None:
@@ -365,7 +390,9 @@ def test_monitor_sees_the_whole_stack_healthy(host: Any) -> None:
     report = json.loads(out)
     for check in ("app", "postgres", "storage", "compose", "tls", "backups", "drill"):
         assert report[check] == "healthy", (check, report)
-    assert report["tinybird"] == "not_configured" and report["trigger"] == "not_configured"
+    for optional in ("email", "tinybird", "trigger", "webhooks", "redis", "passkeys", "oauth"):
+        assert report[optional] == "not_configured", (optional, report)
+    assert "conversion" not in report
 
 
 def test_log_level_comes_from_the_variable(host: Any) -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from supermark_ops import alerts, files, http, locks, pg
+from supermark_ops import alerts, files, http, locks, pg, results
 from supermark_ops.backup import signing
 from supermark_ops.backup.errors import BackupError
 from supermark_ops.backup.offsite import Offsite
@@ -105,7 +105,8 @@ def report(setup: Setup, check: str, outcome: dict[str, Any], send: bool = True)
     due = tracker.update({check: (status, outcome.get("reason", ""))})
     failed = alerts.dispatch(due, alerts.channels(setup.alerts, setup.verify)) if send else []
     if setup.ping_url and send:
-        alerts.ping(setup.ping_url, outcome["ok"], verify=setup.verify)
+        event: alerts.PingEvent = "success" if outcome["ok"] else "fail"
+        alerts.ping(setup.ping_url, event, results.dumps(outcome), verify=setup.verify)
     return failed
 
 
