@@ -15,8 +15,9 @@ description:
     pg_restore with --no-owner --no-acl into the target's own role, then a per-table row count and row
     hash comparison and the sequences' values.
   - Check mode runs the preflight only and writes nothing.
-  - A non-empty target is refused unless O(replace=true); it is then dumped first. A target left
-    incomplete by an interrupted run is cleared and migrated again.
+  - A non-empty target is refused unless O(replace=true). A target left incomplete by an interrupted or
+    failed run is migrated again without it. Either way a target that is not empty is dumped before it
+    is cleared.
   - Runs with a Python that imports supermark_ops (the ops_tools venv on the host).
 options:
   source_url:
@@ -43,6 +44,12 @@ options:
     description: Run pg_dump and pg_restore from this image when the local ones are missing or too old.
     type: str
     default: ""
+  state_dir:
+    description:
+      - Where C(migrate.lock) is held while a migration runs; a second migration is refused, and the backup
+        timers (which use the same folder) wait until it ends.
+    type: path
+    default: /var/lib/supermark-ops
 """
 
 RETURN = r"""
@@ -58,6 +65,15 @@ dump:
   description: Path of the source's schema dump kept on the host (the data is not written to disk).
   type: str
   returned: when not in check mode
+safety_dump:
+  description: The dump of the target taken before it was cleared (empty when it was empty).
+  type: str
+  returned: when not in check mode
+warnings:
+  description: What the operator should know, e.g. that the source was written to during the copy.
+  type: list
+  elements: str
+  returned: always
 """
 
 import sys  # noqa: E402
@@ -75,6 +91,7 @@ def main() -> None:
             "replace": {"type": "bool", "default": False},
             "workdir": {"type": "path", "default": "/var/lib/supermark-ops/migrate"},
             "client_image": {"type": "str", "default": ""},
+            "state_dir": {"type": "path", "default": "/var/lib/supermark-ops"},
         },
         supports_check_mode=True,
     )
@@ -97,6 +114,7 @@ def main() -> None:
             replace=p["replace"],
             dry_run=module.check_mode,
             client_image=p["client_image"],
+            lock_file=Path(p["state_dir"]) / "migrate.lock",
         )
     except OpsError as exc:
         module.fail_json(msg=str(exc))

@@ -381,3 +381,208 @@ class PostgresContainer:
 
     def stop(self) -> None:
         subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True)
+
+
+@dataclass
+class FaultyProxy:
+    """An HTTP proxy in front of an S3 server that answers 500 to a GET of the keys it is told
+    to fail (one failed read, on purpose), and passes everything else through as it came."""
+
+    upstream: str
+    fail_get: set[str] = field(default_factory=set)  # key suffixes whose GET fails
+    failed: list[str] = field(default_factory=list)
+    url: str = ""  # set by start()
+
+    def start(self) -> str:
+        import http.client
+        from urllib.parse import urlsplit
+
+        proxy, up = self, urlsplit(self.upstream)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = self.path.split("?", 1)[0]
+                if self.command == "GET" and any(path.endswith(s) for s in proxy.fail_get):
+                    proxy.failed.append(path)
+                    data = b"<Error><Code>InternalError</Code></Error>"
+                    self.send_response(500)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                conn = http.client.HTTPConnection(up.hostname or "", up.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in (
+                        "transfer-encoding",
+                        "connection",
+                        "content-length",
+                        "server",
+                        "date",
+                    ):
+                        self.send_header(k, v)
+                length = resp.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
+                self.send_header("Content-Length", length or "0")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+
+
+STANDIN_S3 = Path(__file__).resolve().parent.parent / "images/standins/s3/standin_s3.py"
+
+
+class S3StandIn:
+    """The stack's S3 stand-in (images/standins/s3/standin_s3.py: it verifies SigV4 and
+    policies as MinIO does) on loopback, in this process, with its own data folder: each
+    instance loads the script as a module of its own. It counts the stored PUTs and the GETs
+    per `bucket/key`, and can be told to store a key's bytes corrupted (one bit flipped after
+    the write, as a faulty disk or gateway would)."""
+
+    ROOT_USER, ROOT_PASSWORD = "standin-root", "standin-root-password"
+
+    def __init__(self, data: Path) -> None:
+        import importlib.util
+        from collections import Counter
+
+        spec = importlib.util.spec_from_file_location(f"standin_s3_{id(self)}", STANDIN_S3)
+        assert spec is not None and spec.loader is not None
+        self.module: Any = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.module)
+        self.module.DATA, self.module.IAM_FILE = data, data / ".standin-iam.json"
+        self.module.META = data / ".standin-meta"
+        data.mkdir(parents=True, exist_ok=True)
+        self.data = data
+        self.puts: Counter[str] = Counter()
+        self.gets: Counter[str] = Counter()
+        self.corrupt: set[str] = set()
+        self.url = ""
+
+    def start(self) -> str:
+        standin, module = self, self.module
+        # The script reads its root keys from the environment on each request (as MinIO's are set):
+        # the same for every instance, so they stay set in this test process.
+        os.environ["MINIO_ROOT_USER"], os.environ["MINIO_ROOT_PASSWORD"] = self.ROOT_USER, self.ROOT_PASSWORD
+
+        class Handler(module.Handler):  # type: ignore[misc, name-defined]
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _s3(self, access: Any, bucket: str, key: str, query: Any, body: bytes) -> None:
+                super()._s3(access, bucket, key, query, body)  # raises (and answers) on a refusal
+                name = f"{bucket}/{key}"
+                if key and self.command == "PUT":
+                    standin.puts[name] += 1
+                    if name in standin.corrupt:
+                        path = module.DATA / bucket / key
+                        data = bytearray(path.read_bytes())
+                        data[len(data) // 2] ^= 0x01
+                        path.write_bytes(bytes(data))
+                elif key and self.command == "GET":
+                    standin.gets[name] += 1
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class ArgvWatch:
+    """Samples the command line of every process on the machine (/proc/*/cmdline) all through a
+    `with` block, as often as it can: what each program was started with, for a check that no
+    secret is among them. `programs` names the ones that were children of this process."""
+
+    def __enter__(self) -> ArgvWatch:
+        self.seen: set[tuple[str, ...]] = set()
+        self.programs: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            parents: dict[int, int] = {}
+            argvs: dict[int, tuple[str, ...]] = {}
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                        raw = f.read()
+                    with open(f"/proc/{entry.name}/stat") as f:
+                        parents[int(entry.name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                argvs[int(entry.name)] = tuple(raw.decode(errors="replace").split("\0")[:-1])
+            self.seen.update(argvs.values())
+            for pid, argv in argvs.items():
+                ancestor, hops = parents.get(pid), 0
+                while ancestor not in (None, 0, 1, me) and hops < 20:
+                    ancestor, hops = parents.get(ancestor), hops + 1
+                if ancestor == me and argv:
+                    self.programs.add(Path(argv[0]).name)
+
+
+    def _root(self, method: str, path: str, body: bytes = b"") -> None:
+        import urllib.request
+
+        url = self.url + path
+        headers = self.module.sign_request(method, url, self.ROOT_USER, self.ROOT_PASSWORD, body)
+        with urllib.request.urlopen(urllib.request.Request(url, body or None, headers, method=method)) as r:
+            r.read()
+
+    def bucket(self, name: str, user: str, secret: str, write: bool = True) -> None:
+        """A private bucket and a user who may use it (read-only unless `write`), as the minio
+        role sets up the app's."""
+        self._root("PUT", f"/{name}")
+        actions = ["s3:GetObject"] + (["s3:PutObject", "s3:DeleteObject"] if write else [])
+        policy = {
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{name}"]},
+                {"Effect": "Allow", "Action": actions, "Resource": [f"arn:aws:s3:::{name}/*"]},
+            ]
+        }
+        for req in (
+            {"op": "add-user", "access": user, "secret": secret},
+            {"op": "add-policy", "name": f"{user}-policy", "policy": policy},
+            {"op": "attach", "access": user, "name": f"{user}-policy"},
+        ):
+            status, out = self.module.admin_call(self.url, self.ROOT_USER, self.ROOT_PASSWORD, req)
+            assert status == 200, out
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        """An object, written as the root user (what the old deployment uploaded)."""
+        self._root("PUT", f"/{bucket}/{key}", data)
+
+    def stored(self, bucket: str) -> dict[str, bytes]:
+        """What the server holds on disk: every object's bytes."""
+        root = self.data / bucket
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

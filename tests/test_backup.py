@@ -21,6 +21,7 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from servers import PostgresContainer, WebhookReceiver, free_port
+from supermark_ops.backup import signing
 from supermark_ops.backup.backup import apply_retention, backup, run_backup
 from supermark_ops.backup.common import Setup
 from supermark_ops.backup.drill import run_drill
@@ -28,6 +29,7 @@ from supermark_ops.backup.restore import run_restore
 from supermark_ops.backup.retention import Policy, backup_name
 from supermark_ops.backup.store import Store
 from supermark_ops.config import BackupConfig, from_mapping
+from supermark_ops.errors import OpsError
 from supermark_ops.monitor import checks
 from test_retention import expected_after
 
@@ -113,12 +115,25 @@ def bucket_cfg(endpoint: str, bucket: str, **extra: str) -> dict[str, str]:
     return {"endpoint": endpoint, "bucket": bucket, "access_key": "testing", "secret_key": "testing", **extra}
 
 
+KEY = "k" * 20 + "manifest-signing-key-of-the-tests"  # what the role writes (backup_signing_key)
+
+
+def key_file(directory: Path, key: str = KEY) -> str:
+    """The signing key as the backup role keeps it: NAME='value' in a 0600 file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "backup.env"
+    path.write_text(f"SUPERMARK_BACKUP_SIGNING_KEY='{key}'\n")
+    path.chmod(0o600)
+    return str(path)
+
+
 @pytest.fixture()
 def cfg(tmp_path: Path, db: str, s3: Any, s3_server: str, hook: WebhookReceiver) -> dict[str, Any]:
     return {
         "host": "test-droplet",
         "directory": str(tmp_path / "backups"),
         "state_dir": str(tmp_path / "state"),
+        "signing_key_file": key_file(tmp_path / "stack"),
         "postgres": {"container": db, "user": "supermark", "database": "supermark"},
         "documents": bucket_cfg(s3_server, "supermark"),
         "offsite": bucket_cfg(s3_server, "offsite", prefix="droplet-1/"),
@@ -160,6 +175,8 @@ def test_round_trip_restores_identical_rows_and_byte_identical_documents(
     assert result["rows"] == 20051 and result["documents"] == 12
     manifest = json.loads((Path(cfg["directory"]) / f"{result['backup']}.manifest.json").read_text())
     assert manifest["tables"] == {"public.Document": 20000, "public.Team": 50, "public._prisma_migrations": 1}
+    assert signing.status(manifest, KEY.encode()) == "signed"
+    assert manifest["signature"]["key"] == signing.key_id(KEY.encode()) and KEY not in json.dumps(manifest)
     assert manifest["server_version"].startswith("16")
     # Off-site: the dump, the manifest and every document, under the prefix.
     offsite = set(bucket_contents(s3, "offsite"))
@@ -182,6 +199,7 @@ def test_round_trip_restores_identical_rows_and_byte_identical_documents(
     # The state before the restore was kept as a backup of its own.
     safety = json.loads((Path(cfg["directory"]) / f"{restored['safety_backup']}.manifest.json").read_text())
     assert safety["tables"]["public.Document"] == 20000 - 6666
+    assert safety["safety"] is True and signing.status(safety, KEY.encode()) == "signed"
 
 
 @pytest.mark.docker
@@ -230,7 +248,7 @@ def fake_backup(store: Store, at: datetime, docs: dict[str, dict[str, Any]]) -> 
     """What a run leaves (a dump and a manifest), without dumping: retention only reads names."""
     name = backup_name(at)
     store.dump_path(name).write_bytes(b"dump")
-    store.write_manifest(name, {"name": name, "documents": docs, "tables": {}})
+    store.write_manifest(name, {"name": name, "documents": docs, "tables": {}}, None)
     return name
 
 
@@ -378,7 +396,19 @@ def test_a_corrupted_dump_fails_the_drill_and_is_not_restored(
     with pytest.raises(Exception, match="damaged"):
         run_restore(built(cfg), name=second)
     assert pg.sql(FINGERPRINT) == before  # nothing was touched
-    assert run_restore(built(cfg), name=first)["ok"]
+    # `first` as a backup made before manifests were signed: refused unless asked for by name.
+    manifest_path = Path(cfg["directory"]) / f"{first}.manifest.json"
+    manifest_path.write_text(json.dumps({k: v for k, v in json.loads(manifest_path.read_text()).items()
+                                         if k != "signature"}))  # fmt: skip
+    with pytest.raises(OpsError, match="is not signed"):
+        run_restore(built(cfg), name=first)
+    with pytest.raises(OpsError, match="needs --name"):
+        run_restore(built(cfg), allow_unsigned=True)
+    assert pg.sql(FINGERPRINT) == before
+    restored = run_restore(built(cfg), name=first, allow_unsigned=True)
+    assert restored["ok"] and restored["warnings"] == [
+        f"RESTORED AN UNSIGNED BACKUP ({first}), as --allow-unsigned asked"
+    ]
 
 
 @pytest.mark.docker

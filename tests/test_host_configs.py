@@ -52,13 +52,22 @@ def test_backup_config_with_the_role_defaults(tmp_path: Path) -> None:
     assert (cfg.postgres.user, cfg.postgres.database) == ("supermark", "supermark")
     assert cfg.directory == Path("/var/backups/supermark") and cfg.state_dir == Path("/var/lib/supermark-ops")
     assert cfg.documents is None and cfg.offsite is None and cfg.host == "droplet-1"
-    assert (cfg.keep.daily, cfg.keep.weekly, cfg.keep.monthly) == (7, 4, 6)
+    assert (cfg.keep.daily, cfg.keep.weekly, cfg.keep.monthly, cfg.keep.safety_days) == (7, 4, 6, 30)
+    # The signing key where the role keeps it: the stack's folder, in env-file form.
+    assert cfg.signing_key_file == Path("/opt/supermark/backup/backup.env")
 
 
 def test_backup_config_with_every_setting(tmp_path: Path) -> None:
     settings = {
         "backup_documents": BUCKET,
-        "backup_offsite": {**BUCKET, "endpoint": "https://fra1.digitaloceanspaces.com", "prefix": "d1/"},
+        "backup_offsite": {
+            **BUCKET,
+            "endpoint": "https://fra1.digitaloceanspaces.com",
+            "prefix": "d1/",
+            "prune_access_key": "pk",
+            "prune_secret_key": "ps",
+        },
+        "backup_keep_safety_days": 45,
         "backup_age_recipient": "age1" + "q" * 58,
         "backup_ca_file": "/etc/ssl/certs/ca-certificates.crt",
         "backup_ping_url": "https://hc.example.com/ping/x",
@@ -69,7 +78,8 @@ def test_backup_config_with_every_setting(tmp_path: Path) -> None:
     cfg = load(render("backup", "backup.yml.j2", settings, tmp_path / "backup.yml"), BackupConfig)
     assert cfg.documents is not None and cfg.documents.bucket == "docs"
     assert cfg.offsite is not None and cfg.offsite.prefix == "d1/" and cfg.offsite.same_host is False
-    assert cfg.offsite.age_recipient.startswith("age1")
+    assert cfg.offsite.age_recipient.startswith("age1") and cfg.keep.safety_days == 45
+    assert (cfg.offsite.prune_access_key, cfg.offsite.prune_secret_key) == ("pk", "ps")
     assert cfg.app.health_url.endswith("/api/health") and cfg.ping_url.endswith("/x")
     assert cfg.alerts.smtp is not None and cfg.alerts.smtp.port == 465
     assert cfg.alerts.webhooks[0].style == "slack"

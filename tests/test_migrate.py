@@ -8,11 +8,16 @@ image) with its own role, as on the droplet.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
+import re
+import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,8 +27,9 @@ from urllib.parse import quote
 
 import pytest
 
-from servers import PostgresContainer, PostgresServer, free_port, require_ssl
+from servers import ArgvWatch, PostgresContainer, PostgresServer, free_port, require_ssl
 from supermark_ops.errors import OpsError
+from supermark_ops.locks import single_run
 from supermark_ops.migrate.run import MARK_COMPLETE, MARK_INCOMPLETE, migrate, verify_only
 from supermark_ops.migrate.transfer import SPLIT_BYTES
 from supermark_ops.pg import Client, parse, sql
@@ -127,7 +133,7 @@ def test_urls_from_vercel_and_neon() -> None:
         ("mysql://u:p@h/db", "must start with postgres:// or postgresql://"),
         ("postgres://u:p@h", "names no database"),
         ("postgres://h/db", "names no user"),
-        ("postgres://u:p@h:99999/db", "bad port"),
+        ("postgres://u:p@h:99999/db", "does not parse: its port is not a number"),
         ("postgres://u:p@db.example.com/db?pgbouncer=true", "use the direct (non-pooling) URL"),
         ("postgres://u:p@db.example.com/db?sslmode=disable", "must use SSL"),
         ("", "No source URL given"),
@@ -138,20 +144,153 @@ def test_bad_urls_are_refused_with_the_reason(url: str, message: str) -> None:
         parse(url, what="source", require_ssl=True)
 
 
+@pytest.mark.parametrize("char", ["/", "#", "?", "/@", "?@"])
+@pytest.mark.parametrize("what", ["source", "target"])
+def test_a_password_with_an_unencoded_special_character_is_never_echoed(
+    char: str, what: str, tmp_path: Path
+) -> None:
+    password = f"ab{char}cd{char}9zq"
+    url = f"postgres://u:{password}@db.example.com:5432/db?sslmode=require"
+    # An unencoded @ alone is no harm: the host is what follows the last one.
+    assert parse(url.replace(password, "ab@cd@9zq"), what=what).password == "ab@cd@9zq"
+    with pytest.raises(OpsError) as caught:
+        parse(url, what=what, require_ssl=True)
+    message = str(caught.value)
+    assert "percent-encode" in message and f"The {what} URL" in message
+    for piece in ("ab", "cd", "9zq"):
+        assert piece not in message, message
+    # The command line's JSON says the same, and nothing else.
+    env = {**os.environ, f"SUPERMARK_MIGRATE_{what.upper()}_URL": url}
+    env.setdefault("SUPERMARK_MIGRATE_SOURCE_URL", "postgres://u:p@db.example.com/db")
+    env.setdefault("SUPERMARK_MIGRATE_TARGET_URL", "postgres://u:p@127.0.0.1/db")
+    cli = subprocess.run(
+        [sys.executable, "-m", "supermark_ops.cli", "migrate", "--json", "--workdir", str(tmp_path / "w")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 2 and json.loads(cli.stdout)["reason"] == message
+    assert not any(piece in cli.stdout + cli.stderr for piece in ("ab", "cd", "9zq"))
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("password=hunter2hunter2", "would reach the programs' argv"),
+        ("options=-c%20default_transaction_read_only%3Doff", "read-only session"),
+        ("host=other.example.com", "pooled host"),
+        ("hostaddr=10.0.0.1", "pooled host"),
+        ("service=prod", "service file"),
+        ("sslcompression=1", "only sslmode, sslrootcert, connect_timeout, application_name, channel_binding"),
+    ],
+)
+def test_libpq_parameters_beyond_the_short_list_are_refused(query: str, says: str) -> None:
+    with pytest.raises(OpsError, match=re.escape(says)) as caught:
+        parse(f"postgres://u:p@ep-x-pooler.example.com/db?sslmode=require&{query}", what="source")
+    assert "hunter2" not in str(caught.value)
+    allowed = parse(
+        "postgres://u:p@ep-y-pooler.example.com/db?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+        "&connect_timeout=5&application_name=me&channel_binding=require&pgbouncer=true&connection_limit=1",
+        what="target",
+    )
+    assert dict(allowed.params) == {
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/ca.pem",
+        "connect_timeout": "5",
+        "application_name": "me",
+        "channel_binding": "require",
+    }
+
+
+@pytest.mark.parametrize(
+    "url", ["postgres://u:p%00x@h/db", "postgres://u:p@h/d\x00b", "postgres://u%00:p@h/db"]
+)
+def test_a_nul_byte_in_a_url_is_refused(url: str) -> None:
+    with pytest.raises(OpsError, match="NUL byte"):
+        parse(url, what="target")
+
+
+def test_bad_jobs_and_a_second_migration_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "SUPERMARK_MIGRATE_SOURCE_URL": f"postgres://u:p@127.0.0.1:{free_port()}/db",
+        "SUPERMARK_MIGRATE_TARGET_URL": f"postgres://u:p@127.0.0.1:{free_port()}/db",
+    }
+    for jobs in ("0", "-3"):
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "supermark_ops.cli",
+                "migrate",
+                "--jobs",
+                jobs,
+                "--workdir",
+                str(tmp_path / "w"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert cli.returncode == 2 and "--jobs: must be 1 or more" in cli.stderr
+    assert list(tmp_path.iterdir()) == []
+    src, dst = (
+        parse(env["SUPERMARK_MIGRATE_SOURCE_URL"], what="source"),
+        parse(env["SUPERMARK_MIGRATE_TARGET_URL"], what="target"),
+    )
+    with pytest.raises(OpsError, match="--jobs must be 1 or more"):
+        migrate(src, dst, tmp_path / "w", jobs=0)
+    lock = tmp_path / "state" / "migrate.lock"
+    with single_run(lock) as got:
+        assert got
+        # Refused at once: nothing answers on those ports, so any step beyond the lock would fail differently.
+        with pytest.raises(OpsError, match="Another migration is running"):
+            migrate(src, dst, tmp_path / "w", lock_file=lock)
+    assert not (tmp_path / "w").exists()
+
+
 @pytest.mark.docker
 @pytest.mark.root
 @pytest.mark.parametrize("split_bytes", [SPLIT_BYTES, 2**20], ids=["one-stream", "split-into-page-ranges"])
 def test_clean_migration_verifies(source: str, target: Target, tmp_path: Path, split_bytes: int) -> None:
     events: list[str] = []
-    summary = migrate(
-        parse(source, what="source", require_ssl=True),
-        parse(target[0], what="target"),
-        tmp_path,
-        split_bytes=split_bytes,
-        phase=lambda name: events.append(f"phase {name}"),
-        on_table=events.append,
-    )
+    src = parse(source, what="source", require_ssl=True)
+    written = split_bytes != SPLIT_BYTES  # in one of the two runs the old app keeps writing
+
+    def phase(name: str) -> None:
+        events.append(f"phase {name}")
+        if name == "verify" and written:
+            # After the copy, before the verification: a new row, a sequence moved on.
+            Client().query(src, 'INSERT INTO "View" ("documentId", "viewedAt") VALUES (1, now())')
+
+    try:
+        with ArgvWatch() as watch:
+            summary = migrate(
+                src,
+                parse(target[0], what="target"),
+                tmp_path,
+                split_bytes=split_bytes,
+                phase=phase,
+                on_table=events.append,
+            )
+    finally:
+        if written:
+            Client().query(
+                src, 'DELETE FROM "View" WHERE id > 50000; SELECT setval(\'"View_id_seq"\', 50000)'
+            )
+    # Every process's argv, sampled all through the run: the programs ran, no password among them.
+    assert {"pg_dump", "pg_restore", "psql"} <= watch.programs, watch.programs
+    secrets = (SOURCE_PASSWORD, quote(SOURCE_PASSWORD, safe=""), "target-password-123")
+    assert not [a for a in watch.seen if any(secret in " ".join(a) for secret in secrets)]
     assert summary.report is not None and summary.report.ok, summary.report.differences
+    if (
+        written
+    ):  # verified in the snapshot the copy read; the source's new write is a warning, not a difference
+        assert summary.as_dict()["warnings"] == [
+            'the source was written to after the copy\'s snapshot (sequence public."View_id_seq" moved on): '
+            "those writes are not in the target. Freeze the old app during the cut-over (docs/migration.md)."
+        ]
+        assert summary.report.sequences['public."View_id_seq"'] == ("50001", "50000")
     # With a 1 MB threshold the big tables are copied in page ranges (2 jobs: 4 ranges a table),
     # beside the one stream for the rest; else everything is in that stream.
     start = next(i for i, e in enumerate(events) if e.startswith("phase data"))
@@ -232,8 +371,9 @@ def test_dry_run_writes_nothing(source: str, target: Target, tmp_path: Path) -> 
 
 def run_cli(source: str, target: str, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "SUPERMARK_MIGRATE_SOURCE_URL": source, "SUPERMARK_MIGRATE_TARGET_URL": target}
+    workdir = Path(args[args.index("--workdir") + 1]) if "--workdir" in args else Path(tempfile.mkdtemp())
     return subprocess.Popen(
-        [sys.executable, "-m", "supermark_ops.cli", "migrate", "--json", *args],
+        [sys.executable, "-m", "supermark_ops.cli", "migrate", "--json", "--state-dir", str(workdir), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -261,13 +401,102 @@ def test_a_run_killed_mid_restore_is_finished_by_a_rerun(source: str, target: Ta
         "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()",
     )
     assert comment.startswith(MARK_INCOMPLETE)
-    rerun = run_cli(source, target[0], "--workdir", str(tmp_path))
+    # Meanwhile someone used the half-migrated target (an app started on it): that is kept too.
+    target_sql(
+        target, "CREATE TABLE written_meanwhile (note text); INSERT INTO written_meanwhile VALUES ('keep me')"
+    )
+    rerun = run_cli(source, target[0], "--workdir", str(tmp_path), "--client-image", TARGET_IMAGE)
     out, err = rerun.communicate(timeout=300)
     summary = json.loads(out)
     assert rerun.returncode == 0, err
     assert summary["ok"] and summary["preflight"]["target_state"] == "incomplete"
     assert summary["verification"]["ok"]
+    listing = subprocess.run(
+        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", summary["safety_dump"]], mounts=[tmp_path]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "TABLE public written_meanwhile" in listing.stdout
     assert quote(SOURCE_PASSWORD, safe="") not in out + err and SOURCE_PASSWORD not in out + err
+
+
+@pytest.mark.docker
+@pytest.mark.root
+def test_a_copy_that_fails_midway_leaves_the_target_marked_and_says_what_next(
+    source: str, target: Target, tmp_path: Path
+) -> None:
+    src, dst = parse(source, what="source", require_ssl=True), parse(target[0], what="target")
+    # A table whose rows the target refuses (its check holds only in a database named verceldb):
+    # the schema arrives, then its COPY fails, midway through the data.
+    Client().query(
+        src,
+        "CREATE TABLE tripwire (x int CHECK (current_database() = 'verceldb')); "
+        "INSERT INTO tripwire VALUES (1)",
+    )
+    try:
+        with pytest.raises(OpsError, match=r"The copy failed: .*marked incomplete.*run the migration again"):
+            migrate(src, dst, tmp_path)
+    finally:
+        Client().query(src, "DROP TABLE tripwire")
+    comment = target_sql(
+        target,
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()",
+    )
+    assert comment.startswith(MARK_INCOMPLETE)
+    assert target_sql(target, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") != "0"
+
+
+@pytest.mark.docker
+@pytest.mark.root
+def test_a_target_comment_with_tabs_and_newlines_is_read_as_it_is(
+    source: str, target: Target, tmp_path: Path
+) -> None:
+    src, dst = parse(source, what="source", require_ssl=True), parse(target[0], what="target")
+    target_sql(
+        target, f"COMMENT ON DATABASE {target.db} IS E'notes:\\tone\\n{MARK_INCOMPLETE}\\tsecond line'"
+    )
+    assert migrate(src, dst, tmp_path, dry_run=True).preflight.target_state == "empty"
+    target_sql(target, "CREATE TABLE precious (x int)")
+    with pytest.raises(OpsError, match="is not empty"):  # not taken for an interrupted run of ours
+        migrate(src, dst, tmp_path, dry_run=True)
+
+
+@pytest.mark.docker
+@pytest.mark.root
+def test_a_missing_password_fails_at_once_even_at_a_terminal(
+    source: str, target: Target, tmp_path: Path
+) -> None:
+    """psql would ask for a password on the terminal and wait forever; with -w it says why it failed."""
+    no_password = source.replace(":" + quote(SOURCE_PASSWORD, safe=""), "")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child, with the pty as its terminal
+        os.environ.update(SUPERMARK_MIGRATE_SOURCE_URL=no_password, SUPERMARK_MIGRATE_TARGET_URL=target[0])
+        args = [
+            "migrate",
+            "--dry-run",
+            "--json",
+            "--workdir",
+            str(tmp_path / "w"),
+            "--state-dir",
+            str(tmp_path),
+        ]
+        os.execv(sys.executable, [sys.executable, "-m", "supermark_ops.cli", *args])
+    output, deadline = b"", time.monotonic() + 60
+    while True:
+        if select.select([fd], [], [], 0.2)[0]:
+            with contextlib.suppress(OSError):  # the child has ended and closed the terminal
+                output += os.read(fd, 4096)
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"still waiting after 60 s (at a password prompt?): {output!r}")
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 2, output
+    assert b"the password was refused" in output and b"Password for user" not in output
 
 
 @pytest.mark.docker

@@ -26,9 +26,10 @@ from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 
 from servers import AppServer, PostgresServer, WebhookReceiver, free_port, tcp_listener
-from supermark_ops import pg
+from supermark_ops import pg, results
 from supermark_ops.alerts import Alert, IncidentTracker, SMTPChannel, WebhookChannel, dispatch
-from supermark_ops.config import MonitorConfig, from_mapping
+from supermark_ops.backup.common import Setup, report
+from supermark_ops.config import BackupConfig, MonitorConfig, from_mapping
 from supermark_ops.monitor import checks
 from supermark_ops.monitor.run import run, run_checks, single_run
 from supermark_ops.s3 import Bucket
@@ -339,8 +340,39 @@ def test_a_failing_channel_does_not_stop_the_others(
             SMTPChannel("127.0.0.1", port, "m@x.test", ["o@x.test"], starttls=False),
         ],
     )
-    assert len(failures) == 1 and failures[0].startswith("webhook: HTTPError")
+    assert len(failures) == 1 and failures[0] == "webhook: HTTP 500"
     assert len(box.messages) == 1
+
+
+def test_a_webhooks_url_never_reaches_a_log_or_a_result(
+    tmp_path: Path, webhook: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack and Discord webhook URLs are their secret: a failure says the status or the kind of
+    error only, in the log, the failures returned, and what a backup run records and prints."""
+    secret = "T0SECRET/B0SECRET/xoxSECRETtoken"
+    refusing = webhook.url.replace("/hook", f"/services/{secret}")
+    unreachable = f"http://127.0.0.1:{free_port()}/services/{secret}"
+    webhook.fail = True
+    cfg = from_mapping(
+        BackupConfig,
+        {
+            "directory": str(tmp_path / "backups"),
+            "state_dir": str(tmp_path / "state"),
+            "postgres": {"container": "unused", "user": "u", "database": "d"},
+            "alerts": {"webhooks": [{"url": refusing, "style": "slack"}, {"url": unreachable}]},
+        },
+    )
+    with caplog.at_level("INFO"):  # the tools' level (cli._logging)
+        failed = report(Setup.of(cfg), "backup", results.failed("the dump failed"))
+    assert failed == [
+        "webhook: HTTP 500",
+        "webhook: ConnectionError (the webhook's URL is a secret: not shown)",
+    ]
+    recorded = (tmp_path / "state" / "backup-last.json").read_text() + (
+        tmp_path / "state" / "backup-incidents.json"
+    ).read_text()
+    for text in (caplog.text, recorded, json.dumps(failed)):
+        assert "SECRET" not in text and "/services/" not in text
 
 
 @pytest.mark.parametrize(("style", "key"), [("slack", "text"), ("discord", "content")])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from supermark_ops.pg import Client, PgError, parse, sql
-from supermark_ops.pg.client import psql_args
+from supermark_ops.pg.client import psql_args, split_rows
 from supermark_ops.pg.errors import explain
 
 SECRET = "p@ss/w:rd"
@@ -33,7 +33,7 @@ def test_the_password_travels_in_the_environment_only(
 
 def test_psql_always_gets_the_same_flags() -> None:
     endpoint = parse("postgres://u:p@h/db", what="target")
-    assert psql_args(endpoint, "SELECT 1", rows=True)[:8] == [
+    assert psql_args(endpoint, "SELECT 1", rows=True)[:9] == [
         "-X",
         "-q",
         "-v",
@@ -41,8 +41,25 @@ def test_psql_always_gets_the_same_flags() -> None:
         "-A",
         "-t",
         "-F",
-        "\t",
+        "\x1f",
+        "-0",
     ]
+
+
+@pytest.mark.parametrize(
+    "client", [Client(), Client(container="supermark-postgres-1"), Client(image="postgres:16")], ids=str
+)
+def test_no_client_program_ever_asks_for_a_password(client: Client) -> None:
+    """-w everywhere a program could prompt: a missing password fails at once, never waits."""
+    for program in ("psql", "pg_dump", "pg_restore"):
+        argv = client.argv(program, ["-d", "dbname=x"])
+        assert argv[-3:] == ["-w", "-d", "dbname=x"] and program in argv, argv
+    assert "-w" not in client.argv("pg_dump", ["--version"])  # not a connection
+
+
+def test_rows_survive_tabs_and_newlines_in_values() -> None:
+    assert split_rows("a\x1fline1\nline2\0b\x1fx\ty\0") == [["a", "line1\nline2"], ["b", "x\ty"]]
+    assert split_rows("") == []
 
 
 def test_a_missing_local_client_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -186,6 +186,15 @@ CASES: dict[str, tuple[dict[str, object], dict[str, str], str]] = {
         "needs about 7168 MB of memory plus swap (supermark_build_memory_mb; Node gets a 4 GB heap), "
         "and the droplet size s-1vcpu-2gb has 2048 MB of memory and 4096 MB of swap. "
         "Set supermark_build_host: control",
+    "domain with a command": (
+        {},
+        {"SUPERMARK_DOMAIN": "$(touch /tmp/pwned).example.com"},
+        "supermark_domain is '$(touch /tmp/pwned).example.com'",
+    ),
+    "files name with a command": (
+        {"proxy_files_host": "files.docs.example.com;touch /tmp/pwned"},
+        {},
+        "proxy_app_host and proxy_files_host must be two different DNS names",
     ),
     "cors wildcard": (
         {"minio_cors_allow_origins": ["*"]},

@@ -26,6 +26,11 @@ from supermark_ops.config import AlertSettings
 
 log = logging.getLogger(__name__)
 
+
+class AlertError(Exception):
+    """A channel could not deliver; the message is safe to log (never a webhook's URL)."""
+
+
 Kind = Literal["failure", "reminder", "resolved"]
 HEALTHY, UNHEALTHY, NOT_CONFIGURED = "healthy", "unhealthy", "not_configured"
 
@@ -124,8 +129,14 @@ class WebhookChannel:
         }
 
     def send(self, alert: Alert) -> None:
-        resp = requests.post(self.url, json=self.payload(alert), timeout=self.timeout, verify=self.verify)
-        resp.raise_for_status()
+        # A webhook's URL is its secret (Slack, Discord): requests' own messages quote it, so only
+        # the status code or the kind of failure is told.
+        try:
+            resp = requests.post(self.url, json=self.payload(alert), timeout=self.timeout, verify=self.verify)
+        except requests.RequestException as exc:
+            raise AlertError(f"{type(exc).__name__} (the webhook's URL is a secret: not shown)") from None
+        if resp.status_code >= 400:
+            raise AlertError(f"HTTP {resp.status_code}")
 
 
 def channels(settings: AlertSettings, verify: str | bool = True) -> list[Channel]:
@@ -146,10 +157,16 @@ def dispatch(alerts: Iterable[Alert], channels: Sequence[Channel]) -> list[str]:
             try:
                 channel.send(alert)
                 log.info("alert sent via %s: %s", channel.name, alert.subject)
+            except AlertError as exc:
+                failure = f"{channel.name}: {exc}"
+            except requests.RequestException as exc:  # a channel's request: its text may hold the URL
+                failure = f"{channel.name}: {type(exc).__name__}"
             except Exception as exc:  # one broken channel must not silence the others
                 failure = f"{channel.name}: {type(exc).__name__}: {exc}"
-                log.error("alert NOT sent via %s", failure)
-                failures.append(failure)
+            else:
+                continue
+            log.error("alert NOT sent via %s", failure)
+            failures.append(failure)
     return failures
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from supermark_ops import __version__, http, results
 from supermark_ops.backup.cli import add_parser as add_backup
 from supermark_ops.console.cli import add_parser as add_console
+from supermark_ops.documents.cli import add_parser as add_documents
 from supermark_ops.migrate.cli import add_parser as add_migrate
 from supermark_ops.monitor.cli import add_parser as add_monitor
 from supermark_ops.pg.cli import add_parser as add_pg
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_console(sub)
     add_monitor(sub)
     add_migrate(sub)
+    add_documents(sub.choices["migrate"])  # `migrate documents`: the files, after the database
     add_backup(sub)
     add_pg(sub)
     health = sub.add_parser(

@@ -91,6 +91,10 @@ class PostgresSettings:
 class Offsite(BucketSettings):
     same_host: bool = False  # the role found the target on this droplet: warned about on every run
     age_recipient: str = ""  # encrypt to this age public key
+    # Retention's deletes use these keys when given, so the keys that upload need no right to delete
+    # (with bucket versioning or object lock, a leaked upload key cannot destroy the copies).
+    prune_access_key: str = field(default="", repr=False)
+    prune_secret_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class Keep:
     daily: int = 7
     weekly: int = 4
     monthly: int = 6
+    safety_days: int = 30  # a restore's safety backup is kept this long, whatever the counts say
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,8 @@ class BackupConfig:
     directory: Path
     postgres: PostgresSettings
     host: str = ""  # the label in alerts; empty: this machine's hostname
+    # The key that signs manifests (HMAC-SHA256); a restore refuses a manifest it did not sign.
+    signing_key_file: Path | None = None
     state_dir: Path = STATE_DIR
     compress: int = 6
     documents: BucketSettings | None = None

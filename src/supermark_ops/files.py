@@ -31,6 +31,19 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def ensure_dir(path: Path, mode: int = 0o777) -> None:
+    """A folder that exists, durably: each folder this makes is fsynced into its parent (a new
+    file's rename is durable only when its folder's own entry is)."""
+    if path.is_dir():
+        return
+    ensure_dir(path.parent, mode)
+    try:
+        path.mkdir(mode=mode)
+    except FileExistsError:
+        return
+    fsync_dir(path.parent)
+
+
 def commit(written: Path, final: Path) -> None:
     """Rename a complete, fsynced file to its final name, durably."""
     os.replace(written, final)
@@ -41,7 +54,7 @@ def commit(written: Path, final: Path) -> None:
 def atomic_write(path: Path) -> Iterator[IO[bytes]]:
     """Write `path` through its partial name; committed when the block ends without an error,
     removed when it raises. The open file's `.name` is the partial path (for checks before commit)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     tmp = partial(path)
     try:
         with tmp.open("wb") as out:

@@ -3,8 +3,9 @@
 A SigV4 signer over `requests`, so a signed request costs no boto3 import
 (the monitor runs every few minutes and stays small, and the host's venv has
 no botocore). The signer is checked against botocore's in the tests. `Bucket`
-is the one client of the backups and the monitor: check, list, get, put,
-delete, path style, retried through supermark_ops.http.
+is the one client of the backups, the monitor and the documents' migration: check, list,
+head, get (to a file, or hashed as it streams), put, delete, path style, retried through
+supermark_ops.http.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class Object:
     key: str
     size: int
     etag: str
+    content_type: str = ""  # what HEAD says (a listing does not)
 
 
 def _local(tag: str) -> str:
@@ -119,6 +121,7 @@ class Bucket(BucketSettings):
         payload_sha256: str = EMPTY_SHA256,
         stream: bool = False,
         ok: tuple[int, ...] = (200,),
+        content_type: str = "",
     ) -> requests.Response:
         url = self._url(key, query)
 
@@ -126,6 +129,8 @@ class Bucket(BucketSettings):
             if body is not None:
                 body.seek(0)
             headers = sign_v4(method, url, self.access_key, self.secret_key, self.region, payload_sha256)
+            if content_type:
+                headers["Content-Type"] = content_type  # stored with the object; not signed (need not be)
             return requests.request(
                 method,
                 url,
@@ -175,7 +180,10 @@ class Bucket(BucketSettings):
         if resp.status_code == 404:
             return None
         return Object(
-            key, int(resp.headers.get("Content-Length", "0")), resp.headers.get("ETag", "").strip('"')
+            key,
+            int(resp.headers.get("Content-Length", "0")),
+            resp.headers.get("ETag", "").strip('"'),
+            resp.headers.get("Content-Type", ""),
         )
 
     def download(self, key: str, path: Path) -> None:
@@ -187,10 +195,22 @@ class Bucket(BucketSettings):
             out.flush()
             os.fsync(out.fileno())
 
-    def upload(self, key: str, path: Path, sha256: str) -> None:
+    def fetch(self, key: str, out: IO[bytes] | None = None) -> tuple[int, str]:
+        """The object's size and sha256 as it streams in (into `out` when given): a read-back
+        that checks what the server holds, not what was sent."""
+        digest, size = hashlib.sha256(), 0
+        with self._request("GET", key, stream=True) as resp:
+            for chunk in resp.iter_content(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+                if out is not None:
+                    out.write(chunk)
+        return size, digest.hexdigest()
+
+    def upload(self, key: str, path: Path, sha256: str, content_type: str = "") -> None:
         """One PUT (up to 5 GiB on S3 and Spaces), signed over the file's sha256."""
         with path.open("rb") as body:
-            self._request("PUT", key, body=body, payload_sha256=sha256)
+            self._request("PUT", key, body=body, payload_sha256=sha256, content_type=content_type)
 
     def delete(self, key: str) -> None:
         self._request("DELETE", key, ok=(200, 204))

@@ -7,6 +7,8 @@ app even when a migration failed. Then serve on :3000:
   /api/health/services   always 200, the real shape, from the env vars
   /api/standin/presign   a presigned S3 URL for the files name (Bearer INTERNAL_API_KEY)
   /api/standin/build     what the build baked in (.next/build.json: NEXT_PUBLIC_*, e-mail senders)
+  POST /api/file/s3/get-presigned-get-url   the real app's route: {"key": "<teamId>/..."} with
+                         Bearer INTERNAL_API_KEY -> {"url": a GET URL valid for an hour}
 A file named BROKEN in the source (copied into .next/ by the build) makes
 /api/health fail: a bad release.
 """
@@ -147,6 +149,24 @@ class Handler(BaseHTTPRequestHandler):
                 ExpiresIn=int(q.get("expires", "300")))
             return self._json(200, {"url": presigned})
         self._json(404, {"error": "not found"})
+
+
+    def do_POST(self) -> None:
+        if urlsplit(self.path).path != "/api/file/s3/get-presigned-get-url":
+            return self._json(404, {"error": "not found"})
+        # As the real route (pages/api/file/s3/get-presigned-get-url.ts): the internal key, a key
+        # whose first segment is the team, and a URL signed for an hour.
+        token = os.environ.get("INTERNAL_API_KEY")
+        auth = self.headers.get("Authorization", "")
+        if not token or not auth.startswith("Bearer ") or auth.split(" ", 1)[1] != token:
+            return self._json(401, {"message": "Unauthorized"})
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        key = body.get("key", "")
+        if not key.split("/")[0]:
+            return self._json(400, {"error": "Invalid key format"})
+        url = s3_client().generate_presigned_url(
+            "get_object", Params={"Bucket": os.environ["NEXT_PRIVATE_UPLOAD_BUCKET"], "Key": key}, ExpiresIn=3600)
+        return self._json(200, {"url": url})
 
 
 def main() -> None:

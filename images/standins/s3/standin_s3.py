@@ -364,6 +364,9 @@ class Handler(BaseHTTPRequestHandler):
         if access is None or access != os.environ.get("MINIO_ROOT_USER"):
             raise S3Error(403, "AccessDenied", "admin API needs the root credentials")
         req = json.loads(body or b"{}")
+        # Fault injection for tests: the admin operations named here fail as a server error would.
+        if req.get("op") in os.environ.get("STANDIN_FAIL_ADMIN_OPS", "").split(","):
+            raise S3Error(500, "InternalError", f"injected failure of {req.get('op')}")
         with LOCK:
             iam = load_iam()
             op, out = req.get("op"), {}
@@ -380,6 +383,8 @@ class Handler(BaseHTTPRequestHandler):
                 user = iam["users"].get(req["access"])
                 if user is None:
                     raise S3Error(404, "XMinioAdminNoSuchUser", "The specified user does not exist.")
+                if req["name"] not in iam["policies"]:
+                    raise S3Error(404, "XMinioAdminNoSuchPolicy", "The canned policy does not exist.")
                 if req["name"] in user["policies"]:
                     raise S3Error(400, "XMinioAdminPolicyChangeAlreadyApplied",
                                   "The specified policy change is already in effect.")

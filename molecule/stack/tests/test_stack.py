@@ -150,6 +150,45 @@ def test_anonymous_tampered_and_expired_requests_are_refused(host: Any) -> None:
     assert status == 403 and "expired" in body
 
 
+ADMIN_CALL = """
+import hashlib, json, sys, requests
+from supermark_ops.s3 import sign_v4
+url, key, secret = sys.argv[1:4]
+body = json.dumps({"op": "get-anonymous", "bucket": "supermark-documents"}).encode()
+sha = hashlib.sha256(body).hexdigest()
+resp = requests.post(url, data=body, headers=sign_v4("POST", url, key, secret, "us-east-1", sha),
+                     verify="/tmp/pebble-root.pem", timeout=10)
+print(resp.status_code, resp.text)
+"""
+
+
+def test_minio_admin_api_is_refused_at_the_proxy(host: Any) -> None:
+    """MinIO's own APIs (/minio/...) with the root keys: answered on the host's backend network,
+    refused from outside, through the proxy."""
+    env = dict(
+        line.split("=", 1)
+        for line in sh(host, "cat /opt/supermark/minio/minio.env").splitlines()
+        if "=" in line
+    )
+    key, secret = (env[k].strip("'") for k in ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"))
+    fmt = '{{(index .NetworkSettings.Networks "supermark_backend").IPAddress}}'
+    minio = sh(host, f"docker inspect -f '{fmt}' supermark-minio-1").strip()
+    python = "/opt/supermark-ops/venv/bin/python"
+
+    def call(url: str) -> str:
+        return sh(
+            host, f"{python} -c {shlex.quote(ADMIN_CALL)} {url} {shlex.quote(key)} {shlex.quote(secret)}"
+        )
+
+    # The signed admin call works where MinIO listens (so the refusal below is the proxy's doing).
+    assert call(f"http://{minio}:9000/minio/admin/standin").startswith("200 ")
+    outside = call(f"https://{FILES}/minio/admin/standin")
+    assert outside.startswith("403 Not served here: MinIO's own APIs"), outside
+    for path in ("/minio/admin/v3/info", "/minio/health/live", "/minio/v2/metrics/cluster", "/minio"):
+        status, body = curl(host, f"https://{FILES}{path}")
+        assert status == 403 and body.startswith("Not served here"), (path, status, body)
+
+
 def test_cors_only_for_the_app_origin(host: Any) -> None:
     url = f"https://{FILES}/supermark-documents/x"
     ok = sh(
@@ -336,12 +375,60 @@ def test_log_level_comes_from_the_variable(host: Any) -> None:
 def test_cut_over_brought_the_source_rows_and_kept_a_safety_dump(host: Any) -> None:
     assert psql(host, "SELECT count(*) FROM \"Document\" WHERE id LIKE 'vercel-%'") == "1234"
     assert psql(host, "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL") == "2"
-    dumps = sh(host, "ls /var/lib/supermark-ops/migrate/")
-    assert "target-before-migration-" in dumps and "source-" in dumps
+    dumps = sh(host, "ls /var/lib/supermark-ops/migrate/").split()
+    # Two safety dumps: the app's database before the failed attempt (side_effect.yml), then the
+    # half-migrated target before the run that finished (it is dumped whatever its mark says).
+    assert len([d for d in dumps if d.startswith("target-before-migration-")]) == 2, dumps
+    assert any(d.startswith("source-") for d in dumps)
     assert curl(host, f"https://{DOMAIN}/api/health")[0] == 200
 
 
 BACKUP = "/opt/supermark-ops/venv/bin/supermark-ops backup --config /etc/supermark-ops/backup.yml --json"
+BLOBS = "/opt/standin-blob/blobs"  # what the Vercel Blob stand-in served to the cut-over
+
+
+def test_cut_over_moved_the_documents_off_blob_and_the_app_serves_them(host: Any) -> None:
+    """playbooks/migrate.yml's documents step: the rows point at the stack's bucket, the app's own
+    presigned download (its real route) gives the bytes Blob had, and backups hold them."""
+    rows = psql(
+        host,
+        "SELECT string_agg(concat_ws(' ', id, \"storageType\", file, \"originalFile\"), ';' ORDER BY id) "
+        'FROM (SELECT id, "storageType", file, "originalFile" FROM "Document" WHERE id = \'blobdoc1\' '
+        'UNION ALL SELECT id, "storageType", file, "originalFile" FROM "DocumentVersion" '
+        'UNION ALL SELECT id, "storageType", file, NULL FROM "DocumentPage") r',
+    ).split(";")
+    moved = {}
+    for line in rows:
+        id_, storage, key, *original = line.split(" ")
+        assert storage == "S3_PATH" and key.startswith("cteam1/doc_blobdoc1/"), line
+        assert original in ([], [key]), line
+        moved[id_] = key
+    blob_of = {"blobdoc1": "quarterly-report-Qr7x.pdf", "blobver1": "quarterly-report-Qr7x.pdf",
+               "blobpage1": "page-1-Pg1a.png"}  # fmt: skip
+    assert sorted(moved) == sorted(blob_of)
+    logo = psql(host, "SELECT logo FROM \"Brand\" WHERE id = 'blobbrand1'")
+    images = f"https://{FILES}/supermark-documents/cteam1/images/"
+    assert re.fullmatch(rf"{images}assets-[0-9a-f]{{32}}\.png", logo)
+    moved["logo"], blob_of["logo"] = logo.split("/supermark-documents/", 1)[1], "logo-Lg9.png"
+    token = env_file(host)["INTERNAL_API_KEY"]
+    for id_, key in moved.items():
+        status, body = curl(
+            host,
+            f"https://{DOMAIN}/api/file/s3/get-presigned-get-url",
+            "-X", "POST", "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json",
+            "--data", json.dumps({"key": key}),
+        )  # fmt: skip
+        assert status == 200, body
+        url = json.loads(body)["url"]
+        assert url.startswith(f"https://{FILES}/supermark-documents/{key}?")
+        assert curl(host, url, out="/tmp/moved.bin")[0] == 200
+        assert sh(host, "sha256sum < /tmp/moved.bin") == sh(host, f"sha256sum < {BLOBS}/{blob_of[id_]}")
+    # The backups taken since the cut-over hold the moved documents, byte for byte.
+    newest = max(b["name"] for b in json.loads(sh(host, f"{BACKUP} list"))["backups"] if b["complete"])
+    manifest = json.loads(sh(host, f"cat /var/backups/supermark/{newest}.manifest.json"))
+    for id_, key in moved.items():
+        blob_sha = sh(host, f"sha256sum < {BLOBS}/{blob_of[id_]}").split()[0]
+        assert manifest["documents"][key]["sha256"] == blob_sha, (newest, key)
 
 
 def test_backup_timers_are_scheduled_and_the_first_runs_passed(host: Any) -> None:
@@ -367,6 +454,10 @@ def test_backup_and_restore_bring_back_rows_and_documents(host: Any) -> None:
     assert newest["ok"] and newest["documents"] >= 1
     manifest = json.loads(sh(host, f"cat /var/backups/supermark/{newest['backup']}.manifest.json"))
     assert key in manifest["documents"] and "public._prisma_migrations" in manifest["tables"]
+    # Signed with the key the role keeps beside the stack's secrets (0600, root's).
+    assert manifest["signature"]["alg"] == "hmac-sha256" and len(manifest["signature"]["mac"]) == 64
+    assert host.file("/opt/supermark/backup/backup.env").mode == 0o600
+    assert host.file("/opt/supermark/backup/backup.env").user == "root"
     # Damage: rows gone, the document overwritten.
     psql(host, 'DELETE FROM "Document"')
     sh(host, "head -c 1000 /dev/urandom > /tmp/other.bin")

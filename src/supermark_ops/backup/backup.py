@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,11 @@ def backup(
     step: Progress = no_progress,
     retention: bool = True,
     offsite: bool = True,
+    safety: bool = False,
 ) -> dict[str, Any]:
     """One backup: dump, documents, manifest; then off-site and retention. Raises BackupError
-    when the local backup could not be made; an off-site failure is reported in the result."""
+    when the local backup could not be made; an off-site failure is reported in the result.
+    A restore's safety backup (`safety`) is marked so, and retention keeps it for a while."""
     for warning in setup.warnings:
         log.warning(warning)
     store = setup.store
@@ -102,7 +105,9 @@ def backup(
             "tables": dump["tables"],
             "documents": documents,
             "documents_bytes": sum(int(d["size"]) for d in documents.values()),
+            **({"safety": True} if safety else {}),
         },
+        setup.signing_key,
     )
     result = results.ok(
         at=now.isoformat(),
@@ -122,23 +127,31 @@ def backup(
     # is deleted here either.
     if retention and result["ok"]:
         step("retention")
-        result["deleted"] = apply_retention(setup)
+        result["deleted"] = apply_retention(setup, now)
         if setup.offsite and offsite:
             try:
-                result["offsite_deleted"] = setup.offsite.apply_retention(setup.policy, store)
+                result["offsite_deleted"], skipped = setup.offsite.apply_retention(
+                    setup.policy, store, setup.signing_key, now
+                )
+                result["warnings"] += skipped
             except OpsError as exc:
-                result.update(ok=False, reason=f"off-site retention failed: {exc}")
+                result.update(
+                    ok=False, reason=f"off-site retention failed (nothing was deleted there): {exc}"
+                )
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
 
 
-def apply_retention(setup: Setup) -> list[str]:
+def apply_retention(setup: Setup, now: datetime | None = None) -> list[str]:
     """Delete what the policy lets go (our names only), then documents nothing kept refers to."""
     store = setup.store
-    keep, delete = plan(store.backups(), setup.policy)
+    backups = [
+        replace(b, safety=bool(b.verified and store.manifest(b.name).get("safety"))) for b in store.backups()
+    ]
+    keep, delete = plan(backups, setup.policy, now)
     for name in sorted(delete):
         store.delete(name)
-    complete = [name for name in keep if store.manifest_path(name).exists()]
+    complete = [name for name in keep if store.complete(name)]
     # Without a single manifest to go by, no document is pruned.
     if complete:
         store.prune_objects({d["sha256"] for n in complete for d in store.manifest(n)["documents"].values()})
@@ -149,7 +162,7 @@ def run_backup(cfg: BackupConfig, step: Progress = no_progress, send: bool = Tru
     """The timer's entry point: a backup, its outcome recorded, alerted and pinged."""
     setup = Setup.of(cfg)
     try:
-        with locked(setup):
+        with locked(setup, step=step):
             result = backup(setup, step=step)
     except OpsError as exc:
         result = results.failed(str(exc))

@@ -33,6 +33,13 @@ def add_parser(sub: Any) -> None:
     rs.add_argument("--from-offsite", action="store_true", help="fetch it from the off-site copy first")
     rs.add_argument("--identity", type=Path, help="age identity file, for an encrypted off-site copy")
     rs.add_argument("--yes", action="store_true", help="required: the current database is replaced")
+    rs.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="restore a backup (named with --name) whose manifest is unsigned: one made before manifests "
+        "were signed. Check it is yours first; a manifest that does not match its signature is always "
+        "refused",
+    )
     bk.set_defaults(handler=backup_command)
 
 
@@ -52,7 +59,9 @@ def backup_command(args: argparse.Namespace) -> int:
             elif args.action == "drill":
                 result = run_drill(cfg, step)
             else:
-                result = run_restore(cfg, args.name, args.from_offsite, args.identity, step)
+                result = run_restore(
+                    cfg, args.name, args.from_offsite, args.identity, step, args.allow_unsigned
+                )
     except OpsError as exc:
         if args.json:
             print(results.dumps(results.failed(str(exc))))

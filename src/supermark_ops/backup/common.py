@@ -12,14 +12,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from supermark_ops import alerts, files, http, pg
+from supermark_ops import alerts, files, http, locks, pg
+from supermark_ops.backup import signing
 from supermark_ops.backup.errors import BackupError
 from supermark_ops.backup.offsite import Offsite
 from supermark_ops.backup.retention import Policy
-from supermark_ops.backup.store import Store
-from supermark_ops.config import AlertSettings, App, BackupConfig
+from supermark_ops.backup.store import Store, check_manifest
+from supermark_ops.config import AlertSettings, App, BackupConfig, BucketSettings
 from supermark_ops.locks import single_run
+from supermark_ops.results import Progress, no_progress
 from supermark_ops.s3 import Bucket
+
+# The timers wait this long for a migration (it holds <state_dir>/migrate.lock) before failing.
+MIGRATION_WAIT_SECONDS = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Setup:
     app: App
     verify: str | bool  # HTTPS trust: True, or the config's CA bundle
     warnings: tuple[str, ...]
+    signing_key: bytes | None = None  # signs manifests; a restore refuses one it did not sign
 
     @classmethod
     def of(cls, cfg: BackupConfig) -> Setup:
@@ -51,9 +57,24 @@ class Setup:
                 "and is lost with the droplet. Point backup_offsite at Spaces or another provider."
             )
         try:
-            policy = Policy(cfg.keep.daily, cfg.keep.weekly, cfg.keep.monthly)
+            policy = Policy(cfg.keep.daily, cfg.keep.weekly, cfg.keep.monthly, cfg.keep.safety_days)
         except ValueError as exc:
             raise BackupError(f"keep: {exc}") from None
+        key = signing.load_key(cfg.signing_key_file) if cfg.signing_key_file else None
+        if key is None:
+            warnings.append(
+                "WARNING: no signing_key_file: manifests are not signed, and a restore refuses unsigned ones "
+                "without --allow-unsigned. The backup role sets it (backup_signing_key)."
+            )
+        prune = None
+        if off and off.prune_access_key:
+            prune = Bucket.of(
+                BucketSettings(
+                    off.endpoint, off.bucket, off.prune_access_key, off.prune_secret_key,
+                    off.region, off.prefix, off.attempts,
+                ),
+                cfg.ca_file,
+            )  # fmt: skip
         return cls(
             host=cfg.host or socket.gethostname(),
             store=Store(cfg.directory),
@@ -62,7 +83,7 @@ class Setup:
                 cfg.postgres.user, cfg.postgres.database, cfg.postgres.host, cfg.postgres.port
             ),
             documents=Bucket.of(docs, cfg.ca_file) if docs else None,
-            offsite=Offsite(Bucket.of(off, cfg.ca_file), off.age_recipient) if off else None,
+            offsite=Offsite(Bucket.of(off, cfg.ca_file), off.age_recipient, prune) if off else None,
             policy=policy,
             compress=cfg.compress,
             state_dir=cfg.state_dir,
@@ -71,6 +92,7 @@ class Setup:
             app=cfg.app,
             verify=http.verify(cfg.ca_file),
             warnings=tuple(warnings),
+            signing_key=key,
         )
 
 
@@ -88,17 +110,35 @@ def report(setup: Setup, check: str, outcome: dict[str, Any], send: bool = True)
 
 
 @contextmanager
-def locked(setup: Setup) -> Iterator[None]:
+def locked(setup: Setup, wait_for_migration: bool = True, step: Progress = no_progress) -> Iterator[None]:
+    """One backup, drill or restore at a time; none while a migration (`supermark-ops migrate`)
+    rewrites the database: the timers wait for it to end, a restore (`wait_for_migration` False)
+    is refused."""
     with single_run(setup.state_dir / "backup.lock") as got:
         if not got:
             raise BackupError("Another backup, drill or restore is running (it holds backup.lock).")
-        yield
+        migration = setup.state_dir / "migrate.lock"
+        timeout = MIGRATION_WAIT_SECONDS if wait_for_migration else 0
+        with locks.shared(migration, timeout, lambda: step("waiting for the migration to finish")) as free:
+            if not free:
+                raise BackupError(
+                    f"A migration is running (it holds {migration})"
+                    + (f" and did not end within {timeout // 3600} h" if timeout else "")
+                    + ": run this again when it has finished."
+                )
+            yield
 
 
-def checked(setup: Setup, name: str) -> dict[str, Any]:
-    """The manifest of a local backup whose dump and documents match it."""
+def checked(setup: Setup, name: str, allow_unsigned: bool = False) -> dict[str, Any]:
+    """The manifest of a local backup, signed by our key, whose dump and documents match it."""
     store = setup.store
-    manifest = store.manifest(name)
+    if store.broken(name):
+        raise BackupError(
+            f"{name} has a manifest but no dump (a delete cut short, or a lost file): it cannot be restored. "
+            "`supermark-ops backup list` shows the others."
+        )
+    manifest = check_manifest(store.manifest(name), name)
+    signing.require(manifest, setup.signing_key, name, allow_unsigned)
     if files.sha256_file(store.dump_path(name)) != manifest["dump"]["sha256"]:
         raise BackupError(f"{name}.dump does not match the sha256 in its manifest: it is damaged")
     setup.client.check_archive(store.dump_path(name))

@@ -1,7 +1,7 @@
 """The off-site copy: the same backups in an S3-compatible bucket (Spaces, another provider).
 
     <prefix>supermark-<time>.dump[.age]           the dump (age-encrypted when a recipient is set)
-    <prefix>supermark-<time>.manifest.json        uploaded last: the copy is complete
+    <prefix>supermark-<time>.manifest.json        uploaded last: the copy is complete (signed)
     <prefix>documents/<sha256>[.age]              each document once, by content
 
 Encryption uses age with a public recipient: the droplet can encrypt, only the
@@ -15,21 +15,25 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from supermark_ops import files
+from supermark_ops.backup import signing
 from supermark_ops.backup.errors import BackupError
 from supermark_ops.backup.retention import NAME, Backup, Policy, plan
-from supermark_ops.backup.store import Store
+from supermark_ops.backup.store import Store, check_manifest, check_name
+from supermark_ops.errors import OpsError
 from supermark_ops.results import Progress, no_progress
-from supermark_ops.s3 import Bucket, S3Error
+from supermark_ops.s3 import Bucket
 
 
 @dataclass(frozen=True)
 class Offsite:
     bucket: Bucket
     age_recipient: str = ""
+    prune: Bucket | None = None  # the keys retention deletes with, when the uploading keys cannot
 
     @property
     def suffix(self) -> str:
@@ -73,53 +77,109 @@ class Offsite:
         return sent
 
     def backups(self) -> list[Backup]:
-        names: dict[str, bool] = {}
+        """Our names in the bucket; complete when both the manifest and the dump are there."""
+        keys: dict[str, set[str]] = {}
         for obj in self.bucket.list("supermark-"):
             stem = obj.key.split(".", 1)[0]
             if NAME.match(stem):
-                names[stem] = names.get(stem, False) or obj.key == f"{stem}.manifest.json"
-        return [Backup(n, verified=v) for n, v in sorted(names.items())]
+                keys.setdefault(stem, set()).add(obj.key)
+        return [
+            Backup(n, verified=f"{n}.manifest.json" in k and bool({f"{n}.dump", f"{n}.dump.age"} & k))
+            for n, k in sorted(keys.items())
+        ]
 
     def manifest(self, name: str) -> dict[str, Any]:
+        """A manifest from the bucket, its shape and every name and hash in it checked."""
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "m.json"
-            self.bucket.download(f"{name}.manifest.json", path)
-            data: dict[str, Any] = json.loads(path.read_text())
-            return data
-
-    def apply_retention(self, policy: Policy, store: Store) -> list[str]:
-        """The same keep counts as at home; then documents no kept manifest refers to go.
-        A kept backup's manifest is read from the local folder when it is there (the same file)."""
-        keep, delete = plan(self.backups(), policy)
-        for name in sorted(delete):
-            for key in (f"{name}.manifest.json", f"{name}.dump{self.suffix}", f"{name}.dump"):
-                if self.bucket.head(key):
-                    self.bucket.delete(key)
-        wanted: set[str] = set()
-        for name in keep:
+            self.bucket.download(f"{check_name(name)}.manifest.json", path)
             try:
-                local = store.manifest_path(name).exists()
-                docs = (store.manifest(name) if local else self.manifest(name))["documents"]
-            except S3Error:
+                data = json.loads(path.read_text())
+            except ValueError:
+                raise BackupError(f"The off-site manifest of {name} is not JSON: it is refused") from None
+            return check_manifest(data, name)
+
+    def apply_retention(
+        self, policy: Policy, store: Store, key: bytes | None, now: datetime | None = None
+    ) -> tuple[list[str], list[str]]:
+        """The same keep counts as at home, over the backups whose manifests our key signed; then
+        documents no manifest there refers to go. Every manifest is read first (from the local
+        folder when it is there, the same file): a read that fails stops it all before anything is
+        deleted. A manifest that is unsigned or not ours is left alone, and so are its documents.
+        Returns (deleted, warnings)."""
+        listed = self.backups()
+        manifests: dict[str, dict[str, Any]] = {}
+        for backup in listed:
+            if not backup.verified:
                 continue  # unfinished: it refers to nothing yet
-            wanted |= {f"documents/{m['sha256']}{self.suffix}" for m in docs.values()}
+            try:
+                local = store.manifest_path(backup.name).exists()
+                manifests[backup.name] = (
+                    check_manifest(store.manifest(backup.name), backup.name)
+                    if local
+                    else self.manifest(backup.name)
+                )
+            except OpsError as exc:
+                raise BackupError(
+                    f"reading the manifest of {backup.name} failed, so nothing is pruned: {exc}"
+                ) from None
+        foreign = {n for n, m in manifests.items() if signing.status(m, key) != "signed"}
+        warnings = (
+            [
+                f"off-site: {len(foreign)} backups without this host's signature are left alone "
+                f"({', '.join(sorted(foreign)[:3])}{', ...' if len(foreign) > 3 else ''}): made before "
+                "manifests were signed, or not made here. Delete them by hand once you no longer need them."
+            ]
+            if foreign
+            else []
+        )
+        keep, delete = plan([b for b in listed if b.name not in foreign], policy, now)
+        deleter = self.prune or self.bucket
+        for name in sorted(delete):
+            for obj_key in (f"{name}.manifest.json", f"{name}.dump{self.suffix}", f"{name}.dump"):
+                if self.bucket.head(obj_key):
+                    deleter.delete(obj_key)
         if not keep:
-            return sorted(delete)  # never prune documents with no manifest to go by
+            return sorted(delete), warnings  # never prune documents with no manifest to go by
+        wanted = {
+            f"documents/{m['sha256']}{self.suffix}"
+            for name, manifest in manifests.items()
+            if name in keep or name in foreign
+            for m in manifest["documents"].values()
+        }
         for obj in self.bucket.list("documents/"):
             if obj.key not in wanted and _is_document_key(obj.key):
-                self.bucket.delete(obj.key)
-        return sorted(delete)
+                deleter.delete(obj.key)
+        return sorted(delete), warnings
 
-    def download(self, store: Store, name: str, identity: Path | None, step: Progress = no_progress) -> None:
-        """An off-site backup into the local folder (documents only where missing), checked."""
+    def download(
+        self,
+        store: Store,
+        name: str,
+        identity: Path | None,
+        key: bytes | None,
+        allow_unsigned: bool = False,
+        step: Progress = no_progress,
+    ) -> None:
+        """An off-site backup into the local folder (documents only where missing), checked: its
+        manifest is ours (signed by our key) before anything it names is fetched."""
         manifest_tmp = files.partial(store.manifest_path(name))
         self.bucket.download(f"{name}.manifest.json", manifest_tmp)
-        manifest = json.loads(manifest_tmp.read_text())
+        try:
+            try:
+                data = json.loads(manifest_tmp.read_text())
+            except ValueError:
+                raise BackupError(f"The off-site manifest of {name} is not JSON: it is refused") from None
+            manifest = check_manifest(data, name)
+            signing.require(manifest, key, name, allow_unsigned)
+        except BackupError:
+            manifest_tmp.unlink()
+            raise
         for meta in manifest["documents"].values():
             target = store.object_path(meta["sha256"])
             if not target.exists():
                 step(f"off-site: document {meta['sha256'][:12]}")
-                target.parent.mkdir(exist_ok=True, mode=0o700)
+                files.ensure_dir(target.parent, mode=0o700)
                 self._get(f"documents/{meta['sha256']}{self.suffix}", target, meta["sha256"], identity)
         step("off-site: dump")
         self._get(f"{name}.dump{self.suffix}", store.dump_path(name), manifest["dump"]["sha256"], identity)

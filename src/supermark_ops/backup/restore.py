@@ -4,21 +4,36 @@ app and waits for it to answer healthy."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from supermark_ops import http, results
+from supermark_ops.backup import signing
 from supermark_ops.backup.backup import backup
 from supermark_ops.backup.common import Setup, checked, locked
 from supermark_ops.backup.errors import BackupError
+from supermark_ops.backup.store import check_name
 from supermark_ops.config import BackupConfig
 from supermark_ops.errors import OpsError
 from supermark_ops.results import Progress, no_progress
 
+log = logging.getLogger("supermark_ops.backup")
+
 
 def listing(setup: Setup) -> list[dict[str, Any]]:
-    rows = [{"name": b.name, "where": "local", "complete": b.verified} for b in setup.store.backups()]
+    """Every backup here and off-site; a local one whose manifest lost its dump is marked broken."""
+    store = setup.store
+    rows = [
+        {
+            "name": b.name,
+            "where": "local",
+            "complete": b.verified,
+            **({"broken": True} if store.broken(b.name) else {}),
+        }
+        for b in store.backups()
+    ]
     if setup.offsite:
         rows += [
             {"name": b.name, "where": "off-site", "complete": b.verified} for b in setup.offsite.backups()
@@ -38,24 +53,41 @@ def restore(
     from_offsite: bool = False,
     identity: Path | None = None,
     step: Progress = no_progress,
+    allow_unsigned: bool = False,
 ) -> dict[str, Any]:
-    """Stop the app, take a safety backup, restore the database and the documents, start the app."""
+    """Stop the app, take a safety backup, restore the database and the documents, start the app.
+    The backup's manifest must be signed by our key; `allow_unsigned` (with a name: the operator
+    picks it, never "the newest") lets one made before manifests were signed through, loudly."""
     store = setup.store
+    if name:
+        check_name(name)
+    elif allow_unsigned:
+        raise BackupError("--allow-unsigned needs --name: say which unsigned backup you checked and trust.")
     store.prepare()
     if from_offsite:
         if not setup.offsite:
             raise BackupError("No off-site copy is configured (backup_offsite).")
+        newest = not name
         name = name or max((b.name for b in setup.offsite.backups() if b.verified), default="")
         if not name:
             raise BackupError("The off-site bucket holds no complete backup.")
         if not store.manifest_path(name).exists():
             step(f"fetching {name} from off-site")
-            setup.offsite.download(store, name, identity, step)
+            try:
+                setup.offsite.download(store, name, identity, setup.signing_key, allow_unsigned, step)
+            except BackupError as exc:
+                if not newest:
+                    raise
+                raise BackupError(f"{exc} (it is the newest there; --name picks another)") from None
     name = name or store.newest_complete()
     if not store.manifest_path(name).exists():
         raise BackupError(f"No complete backup named {name} here: `supermark-ops backup list` shows them.")
     step(f"checking {name}")
-    manifest = checked(setup, name)
+    manifest = checked(setup, name, allow_unsigned)
+    warnings = []
+    if signing.status(manifest, setup.signing_key) == "unsigned":
+        warnings.append(f"RESTORED AN UNSIGNED BACKUP ({name}), as --allow-unsigned asked")
+        log.warning(warnings[-1])
     container = setup.app.container
     if container:
         step("stopping the app")
@@ -63,7 +95,7 @@ def restore(
     try:
         step("safety backup of the current state")
         # No retention and no upload: nothing may be deleted while restoring.
-        safety = backup(setup, retention=False, offsite=False)
+        safety = backup(setup, retention=False, offsite=False, safety=True)
         step(f"restoring the database from {name}")
         setup.client.replace_database(setup.db, store.dump_path(name))
         uploaded = 0
@@ -93,6 +125,7 @@ def restore(
         safety_backup=safety["backup"],
         documents_uploaded=uploaded,
         rows=sum(int(v) for v in manifest["tables"].values()),
+        warnings=warnings,
     )
 
 
@@ -102,7 +135,8 @@ def run_restore(
     from_offsite: bool = False,
     identity: Path | None = None,
     step: Progress = no_progress,
+    allow_unsigned: bool = False,
 ) -> dict[str, Any]:
     setup = Setup.of(cfg)
-    with locked(setup):
-        return restore(setup, name, from_offsite, identity, step)
+    with locked(setup, wait_for_migration=False):
+        return restore(setup, name, from_offsite, identity, step, allow_unsigned)

@@ -6,9 +6,11 @@
     <dir>/documents/index.json                       key -> etag, size, sha256 (the incremental mirror)
 
 A backup without its manifest is unfinished (a run that failed or was
-killed). Every file here is written through supermark_ops.files (a
-`.<name>.partial` name, fsynced, renamed), so a crash never leaves a half file
-under a real name. Only names in this format are ever deleted.
+killed); one with a manifest but no dump is broken (listed, never restored).
+Every file here is written through supermark_ops.files (a `.<name>.partial`
+name, fsynced, renamed), so a crash never leaves a half file under a real
+name. Only names in this format are ever deleted, and no path is built from a
+name or a hash that is not in its format (a manifest may come from off-site).
 """
 
 from __future__ import annotations
@@ -22,11 +24,48 @@ from pathlib import Path
 from typing import Any
 
 from supermark_ops import files
+from supermark_ops.backup import signing
 from supermark_ops.backup.errors import BackupError
 from supermark_ops.backup.retention import NAME, Backup
 from supermark_ops.s3 import Bucket
 
 PARTIAL = re.compile(r"^\.supermark-\d{8}T\d{6}Z\..*\.partial$|^\.[0-9a-f]{64}\.partial$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_name(name: str) -> str:
+    """A backup name in our format, before any path is built from it."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise BackupError(f"{name!r} is not a supermark-ops backup name (supermark-YYYYMMDDTHHMMSSZ)")
+    return name
+
+
+def check_manifest(manifest: object, name: str) -> dict[str, Any]:
+    """A manifest's shape, and every name and hash in it in its format, before anything is fetched
+    or a path is built from it (a manifest may come from off-site)."""
+    check_name(name)
+    if not isinstance(manifest, dict):
+        raise BackupError(f"The manifest of {name} is not a JSON object: it is refused")
+    dump, documents, tables = manifest.get("dump"), manifest.get("documents"), manifest.get("tables")
+    if manifest.get("name", name) != name or not isinstance(dump, dict) or not isinstance(documents, dict):
+        raise BackupError(f"The manifest of {name} does not describe {name}: it is refused")
+    check_sha256(dump.get("sha256"))
+    for meta in documents.values():
+        if not isinstance(meta, dict) or not isinstance(meta.get("size"), int):
+            raise BackupError(f"The manifest of {name} lists a document without its size: it is refused")
+        check_sha256(meta.get("sha256"))
+    if not isinstance(tables, dict) or not all(isinstance(v, int) for v in tables.values()):
+        raise BackupError(f"The manifest of {name} has no row counts: it is refused")
+    return manifest
+
+
+def check_sha256(value: object) -> str:
+    """A document's content hash (64 hex digits), before any path is built from it."""
+    if not isinstance(value, str) or not SHA256.match(value):
+        raise BackupError(
+            f"{str(value)[:80]!r} is not a document sha256 (64 hex digits): the manifest is refused"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -34,17 +73,16 @@ class Store:
     root: Path
 
     def dump_path(self, name: str) -> Path:
-        return self.root / f"{name}.dump"
+        return self.root / f"{check_name(name)}.dump"
 
     def manifest_path(self, name: str) -> Path:
-        return self.root / f"{name}.manifest.json"
+        return self.root / f"{check_name(name)}.manifest.json"
 
     def object_path(self, sha256: str) -> Path:
-        return self.root / "documents" / sha256[:2] / sha256
+        return self.root / "documents" / sha256[:2] / check_sha256(sha256)
 
     def prepare(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (self.root / "documents").mkdir(exist_ok=True, mode=0o700)
+        files.ensure_dir(self.root / "documents", mode=0o700)
 
     def clean_partials(self) -> list[str]:
         """Temporary files a killed run left behind (ours by name only)."""
@@ -61,9 +99,16 @@ class Store:
         return removed
 
     def backups(self) -> list[Backup]:
-        """Our backups here: complete (with a manifest) or not. Other files are not ours."""
+        """Our backups here: complete (a manifest and its dump) or not. Other files are not ours."""
         names = {p.name.split(".", 1)[0] for p in self.root.glob("supermark-*.*")}
-        return [Backup(n, verified=self.manifest_path(n).exists()) for n in sorted(names) if NAME.match(n)]
+        return [Backup(n, verified=self.complete(n)) for n in sorted(names) if NAME.match(n)]
+
+    def complete(self, name: str) -> bool:
+        return self.manifest_path(name).exists() and self.dump_path(name).exists()
+
+    def broken(self, name: str) -> bool:
+        """A manifest without its dump (an interrupted delete, a lost file): never restorable."""
+        return self.manifest_path(name).exists() and not self.dump_path(name).exists()
 
     def manifest(self, name: str) -> dict[str, Any]:
         try:
@@ -78,14 +123,17 @@ class Store:
             raise BackupError(f"No complete backup in {self.root}: run `supermark-ops backup run` first.")
         return max(complete)
 
-    def write_manifest(self, name: str, data: dict[str, Any]) -> None:
-        files.write_json(self.manifest_path(name), data)
+    def write_manifest(self, name: str, data: dict[str, Any], key: bytes | None) -> None:
+        """Written last, signed when there is a key: the backup is complete."""
+        files.write_json(self.manifest_path(name), signing.sign(data, key) if key else data)
 
     def delete(self, name: str) -> None:
-        if not NAME.match(name):
-            raise BackupError(f"{name!r} is not a supermark-ops backup name; it is never deleted")
-        for path in (self.dump_path(name), self.manifest_path(name)):
-            path.unlink(missing_ok=True)
+        """The manifest goes first (durably): a delete cut short leaves an unfinished backup,
+        never a manifest that promises a dump that is gone."""
+        manifest, dump = self.manifest_path(name), self.dump_path(name)
+        manifest.unlink(missing_ok=True)
+        files.fsync_dir(self.root)
+        dump.unlink(missing_ok=True)
 
     # -- documents -------------------------------------------------------------
 
@@ -122,7 +170,7 @@ class Store:
         bucket.download(key, tmp)
         sha = files.sha256_file(tmp)
         final = self.object_path(sha)
-        final.parent.mkdir(exist_ok=True, mode=0o700)
+        files.ensure_dir(final.parent, mode=0o700)
         files.commit(tmp, final)
         return {"sha256": sha, "size": final.stat().st_size}
 

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from supermark_ops.digitalocean import resources as res
 from supermark_ops.digitalocean import watch
 from supermark_ops.digitalocean.api import DOClient, DOError
@@ -38,6 +40,8 @@ RECORD_NAME = re.compile(
     r"^(@|(_?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\._?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*)$"
 )
 MAIL_RECORD_TYPES = ("TXT", "MX", "CNAME")
+# A login name as useradd takes it (and nothing a shell or YAML would read as more).
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
 
 
 @dataclass
@@ -119,8 +123,15 @@ def validate(spec: ProvisionSpec) -> None:
     for label in (spec.app_name, spec.files_name):
         if label != "@" and not all(HOSTNAME.match(p) for p in label.split(".")):
             problems.append(f"the record name '{label}' is not a DNS label")
+    if not USER_NAME.match(spec.deploy_user):
+        problems.append(
+            f"droplet_deploy_user {spec.deploy_user[:40]!r} is not a login name (lowercase letters, digits, "
+            "'_' and '-', starting with a letter or '_', at most 32)"
+        )
     if not spec.ssh_public_key.strip():
         problems.append("no SSH public key: set SUPERMARK_SSH_PUBLIC_KEY or supermark_ssh_public_key_file")
+    elif any(c in spec.ssh_public_key.strip() for c in "\r\n\0"):
+        problems.append("the SSH public key must be one line ('TYPE BASE64 [COMMENT]')")
     else:
         try:
             res.ssh_key_fingerprint(spec.ssh_public_key)
@@ -172,17 +183,16 @@ def _mail_record_problems(spec: ProvisionSpec) -> list[str]:
 
 
 def cloud_init(spec: ProvisionSpec) -> str:
-    """Minimal user data: the deploy user and key, so the first SSH works as non-root."""
-    return (
-        "#cloud-config\n"
-        "users:\n"
-        f"  - name: {spec.deploy_user}\n"
-        "    groups: [sudo]\n"
-        "    shell: /bin/bash\n"
-        "    sudo: 'ALL=(ALL) NOPASSWD:ALL'\n"
-        "    ssh_authorized_keys:\n"
-        f"      - {spec.ssh_public_key.strip()}\n"
-    )
+    """Minimal user data: the deploy user and key, so the first SSH works as non-root. Written
+    by the YAML emitter, so no value can add a line of its own (validate() checked them too)."""
+    user = {
+        "name": spec.deploy_user,
+        "groups": ["sudo"],
+        "shell": "/bin/bash",
+        "sudo": "ALL=(ALL) NOPASSWD:ALL",
+        "ssh_authorized_keys": [spec.ssh_public_key.strip()],
+    }
+    return "#cloud-config\n" + yaml.safe_dump({"users": [user]}, sort_keys=False, width=1 << 16)
 
 
 def droplet_body(spec: ProvisionSpec, ssh_key_id: int | str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from supermark_ops import results
+from supermark_ops.config import STATE_DIR
 from supermark_ops.errors import OpsError
 from supermark_ops.migrate.errors import MigrateError
 from supermark_ops.migrate.run import migrate, verify_only
@@ -35,11 +36,18 @@ def add_parser(sub: Any) -> None:
     mig.add_argument("--dry-run", action="store_true", help="preflight only: read both sides, write nothing")
     mig.add_argument("--verify-only", action="store_true", help="compare source and target, change nothing")
     mig.add_argument(
-        "--jobs", type=int, default=2, help="parallel jobs building indexes and constraints (default 2)"
+        "--jobs", type=_jobs, default=2, help="parallel jobs building indexes and constraints (default 2)"
     )
     mig.add_argument("--replace", action="store_true", help="replace a non-empty target (dumped first)")
     mig.add_argument(
         "--workdir", type=Path, default=Path("/var/lib/supermark-ops/migrate"), help="where dumps go"
+    )
+    mig.add_argument(
+        "--state-dir",
+        type=Path,
+        default=STATE_DIR,
+        help=f"where migrate.lock is held while it runs: one migration at a time, and the backup timers "
+        f"wait for it (default {STATE_DIR})",
     )
     mig.add_argument(
         "--client-image",
@@ -48,6 +56,16 @@ def add_parser(sub: Any) -> None:
     )
     mig.add_argument("--json", action="store_true", help="print a JSON summary instead of tables")
     mig.set_defaults(handler=migrate_command)
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (it is {jobs})")
+    return jobs
 
 
 def _table(report: Report) -> Table:
@@ -99,6 +117,7 @@ def migrate_command(args: argparse.Namespace) -> int:
                     replace=args.replace,
                     dry_run=args.dry_run,
                     client_image=args.client_image,
+                    lock_file=args.state_dir / "migrate.lock",
                     phase=phase,
                     on_table=on_table,
                 )

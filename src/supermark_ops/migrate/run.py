@@ -1,24 +1,37 @@
-"""The migration: preflight (read-only), the copy into the target's role (transfer.py:
-one snapshot, data in parallel), verify.
+"""The migration: preflight (read-only, then the schema rehearsed in a scratch database:
+rehearsal.py), the copy into the target's role (transfer.py: one snapshot, data in parallel),
+verify.
 
 Safety: the source is only ever read (read-only sessions). The target must be
-empty, unless `replace` is given (then it is dumped first), or unless it
-carries this tool's "incomplete" mark from an interrupted run, which a re-run
-clears and redoes. The mark is the database's comment, set before the
-restore and replaced by "complete" only after a matching verification.
+empty, unless `replace` is given, or unless it carries this tool's
+"incomplete" mark from an interrupted run, which a re-run clears and redoes.
+Whatever its mark, a target that is not empty is dumped before it is cleared
+(after a failed cut-over users may have written to it). The mark is the
+database's comment, set before the restore and replaced by "complete" only
+after a matching verification. One migration at a time (a lock, which the
+backup timers wait for).
 """
 
 from __future__ import annotations
 
 import shutil
+from contextlib import nullcontext
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from supermark_ops import files
+from supermark_ops.errors import OpsError
+from supermark_ops.locks import single_run
 from supermark_ops.migrate.errors import MigrateError
-from supermark_ops.migrate.transfer import SPLIT_BYTES, copy
+from supermark_ops.migrate.rehearsal import rehearse
+from supermark_ops.migrate.transfer import SPLIT_BYTES, copy, dump_schema
 from supermark_ops.migrate.verify import Report, compare
-from supermark_ops.pg import Client, Endpoint, sql
+from supermark_ops.pg import Client, Endpoint, Snapshot, sql
+from supermark_ops.pg.client import query_client
 from supermark_ops.results import Progress, no_progress
 
 MARK_INCOMPLETE = "supermark-ops migration: incomplete"
@@ -35,6 +48,7 @@ class Preflight:
     target_state: str  # empty | incomplete | not-empty
     client: str
     notes: list[str] = field(default_factory=list)
+    rehearsal: str = ""  # "passed" once the schema restored into a scratch database
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -63,19 +77,13 @@ class Summary:
             "dump": self.dump,
             "safety_dump": self.safety_dump,
             "verification": self.report.as_dict() if self.report else None,
+            "warnings": self.report.warnings if self.report else [],
             "seconds": self.seconds,
         }
 
 
 def _major(version_num: str) -> int:
     return int(version_num) // 10000
-
-
-def query_client(client_image: str = "") -> Client:
-    """psql from this machine, or from the image when this machine has none (a droplet)."""
-    if shutil.which("psql") or not client_image:
-        return Client()
-    return Client(image=client_image)
 
 
 def preflight(
@@ -97,8 +105,8 @@ def preflight(
             "replace its contents (a safety dump of it is taken first)."
         )
     # pg_dump must be at least as new as each server it dumps: the source, and
-    # the target too when a safety dump of it is due.
-    need = max(src_version, dst_version) if state == "not-empty" else src_version
+    # the target too when a safety dump of it is due (whenever it is not empty).
+    need = max(src_version, dst_version) if state != "empty" else src_version
     client = Client()
     local_version = Client().version("pg_dump") if shutil.which("pg_dump") else 0
     if local_version < need:
@@ -142,9 +150,20 @@ def _mark(client: Client, target: Endpoint, text: str) -> None:
 
 
 def _dump(client: Client, endpoint: Endpoint, path: Path) -> None:
-    """A whole-database dump to a file (the safety dump of a target about to be replaced)."""
-    with path.open("wb") as out:
+    """A whole-database dump to a file (the safety dump of a target about to be cleared), written
+    whole or not at all."""
+    with files.atomic_write(path) as out:
         client.dump(endpoint, out, ["--no-owner", "--no-acl"])
+
+
+@contextmanager
+def _schema_file(workdir: Path, stamp: str, keep: bool) -> Iterator[Path]:
+    """Where the schema dump goes: kept in the work folder, or (a dry run) nowhere that lasts."""
+    if keep:
+        yield workdir / f"source-{stamp}-schema.dump"
+        return
+    with tempfile.TemporaryDirectory(prefix="supermark-ops-rehearsal-") as tmp:
+        yield Path(tmp) / "schema.dump"
 
 
 def migrate(
@@ -158,34 +177,91 @@ def migrate(
     verify: bool = True,
     client_image: str = "",
     split_bytes: int = SPLIT_BYTES,
+    lock_file: Path | None = None,
     phase: Progress = no_progress,
     on_table: Progress = no_progress,
+) -> Summary:
+    """The migration; with `lock_file` (the CLI's and the module's <state_dir>/migrate.lock) a
+    second one at the same time is refused, and the backup timers wait until it ends."""
+    if jobs < 1:
+        raise MigrateError(f"--jobs must be 1 or more (it is {jobs}).")
+    # A dry run writes nothing, not even the lock file.
+    with single_run(lock_file) if lock_file and not dry_run else nullcontext(True) as free:
+        if not free:
+            raise MigrateError(
+                f"Another migration is running (it holds {lock_file}): wait for it to end. "
+                "Nothing was changed."
+            )
+        return _migrate(
+            source, target, workdir, jobs, replace, dry_run, verify, client_image, split_bytes, phase,
+            on_table,
+        )  # fmt: skip
+
+
+def _migrate(
+    source: Endpoint,
+    target: Endpoint,
+    workdir: Path,
+    jobs: int,
+    replace: bool,
+    dry_run: bool,
+    verify: bool,
+    client_image: str,
+    split_bytes: int,
+    phase: Progress,
+    on_table: Progress,
 ) -> Summary:
     clock = datetime.now(UTC)
     phase("preflight")
     pre, client = preflight(source, target, workdir, client_image, replace)
     summary = Summary(pre, started=clock.isoformat())
-    if dry_run:
-        return summary
     stamp = clock.strftime("%Y%m%dT%H%M%SZ")
-    if pre.target_state == "not-empty":
-        phase("safety dump of the target")
-        safety = workdir / f"target-before-migration-{stamp}.dump"
-        _dump(client, target, safety)
-        summary.safety_dump = str(safety)
-    if pre.target_state != "empty":
-        _reset(client, target)
-    _mark(client, target, f"{MARK_INCOMPLETE} (started {stamp} from {source.label()})")
-    t = datetime.now(UTC)
-    summary.dump = copy(client, source, target, workdir, stamp, jobs, phase, on_table, split_bytes)
-    summary.seconds["copy"] = (datetime.now(UTC) - t).total_seconds()
-    if verify:
-        phase("verify")
-        t = datetime.now(UTC)
-        summary.report = compare(query_client(client_image), source, target, on_table)
-        summary.seconds["verify"] = (datetime.now(UTC) - t).total_seconds()
-        if not summary.report.ok:
-            return summary  # still marked incomplete: a re-run starts over
+    # The schema is dumped once, in the snapshot the copy and the verification read; the target
+    # server must take it (rehearsed in a scratch database) before its database is touched.
+    with Snapshot(client, source) as snapshot, _schema_file(workdir, stamp, keep=not dry_run) as schema:
+        phase("schema rehearsal")
+        dump_schema(client, source, snapshot, schema)
+        rehearse(client, target, schema, query_client(client_image))
+        pre.rehearsal = "passed"
+        if dry_run:
+            return summary
+        if pre.target_state != "empty":
+            # Incomplete or not, what is there may hold rows users wrote since (after a failed
+            # cut-over the app may have served from it): it is kept before anything is dropped.
+            phase("safety dump of the target")
+            safety = workdir / f"target-before-migration-{stamp}.dump"
+            _dump(client, target, safety)
+            summary.safety_dump = str(safety)
+            _reset(client, target)
+        _mark(client, target, f"{MARK_INCOMPLETE} (started {stamp} from {source.label()})")
+        try:
+            # Sequences are not transactional: their values now bound what the copy may hold.
+            floor = dict(snapshot.query(sql.SEQUENCES))
+            t = datetime.now(UTC)
+            copy(client, source, target, snapshot, schema, jobs, phase, on_table, split_bytes)
+            summary.dump = str(schema)
+            summary.seconds["copy"] = (datetime.now(UTC) - t).total_seconds()
+            if verify:
+                phase("verify")
+                t = datetime.now(UTC)
+                # In the snapshot the copy read: later writes to the source are not differences.
+                summary.report = compare(
+                    query_client(client_image),
+                    source,
+                    target,
+                    on_table,
+                    snapshot=snapshot,
+                    sequence_floor=floor,
+                )
+                summary.seconds["verify"] = (datetime.now(UTC) - t).total_seconds()
+        except OpsError as exc:
+            kept = f"; what it held before is in {summary.safety_dump}" if summary.safety_dump else ""
+            raise MigrateError(
+                f"The copy failed: {exc}. The target is marked incomplete{kept}. Fix the cause and run the "
+                "migration again (it dumps the target, clears it and starts over); do not start the app on it."
+            ) from None
+    if summary.report is not None and not summary.report.ok:
+        return summary  # still marked incomplete: a re-run starts over
     _mark(client, target, f"{MARK_COMPLETE} ({datetime.now(UTC):%Y%m%dT%H%M%SZ} from {source.label()})")
     return summary
 

@@ -8,7 +8,8 @@ TO STDOUT` into `COPY ... FROM STDIN`; the small tables and the sequences come
 through one `pg_dump --section=data | pg_restore` stream beside them. All
 source sessions read the snapshot one held-open session exported
 (supermark_ops.pg.Snapshot), so the result is what a single pg_dump would have
-produced.
+produced. The caller holds the snapshot and has the schema dumped first (`dump_schema`), so
+the preflight can rehearse it before the target is touched.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from supermark_ops import files
 from supermark_ops.pg import Client, Endpoint, PgError, Snapshot, sql
 from supermark_ops.pg.client import READ_ONLY, psql_args
 from supermark_ops.pg.errors import explain
@@ -92,74 +94,71 @@ def _pipe(client: Client, producer: Side, consumer: Side, stop: threading.Event)
                 )
 
 
+def dump_schema(client: Client, source: Endpoint, snapshot: Snapshot, path: Path) -> None:
+    """The schema once (one catalog read), as the snapshot sees it: rehearsed in the preflight,
+    its pre-data part restored before the data, its post-data part after."""
+    with files.atomic_write(path) as out:
+        client.dump(
+            source,
+            out,
+            [*_FOREIGN, *snapshot.dump_args(), "--section=pre-data", "--section=post-data"],
+        )
+
+
 def copy(
     client: Client,
     source: Endpoint,
     target: Endpoint,
-    workdir: Path,
-    stamp: str,
+    snapshot: Snapshot,
+    schema: Path,
     jobs: int,
     phase: Progress,
     on_table: Progress,
     split_bytes: int = SPLIT_BYTES,
-) -> str:
-    """The whole copy; returns the schema dump it keeps."""
-    with Snapshot(client, source) as snapshot:
-        # The schema once (one catalog read): pre-data now, post-data after the data.
-        schema = workdir / f"source-{stamp}-schema.dump"
-        with schema.open("wb") as out:
-            client.dump(
-                source,
-                out,
-                [*_FOREIGN, *snapshot.dump_args(), "--section=pre-data", "--section=post-data"],
+) -> None:
+    """The copy of what `snapshot` sees: the schema's pre-data, the data, indexes and constraints."""
+    phase("schema")
+    client.restore(target, schema, ["--no-acl", "--section=pre-data"])
+    big = client.query(source, sql.big_tables(split_bytes), read_only=True)
+    parts = [
+        p
+        for table, pages, cols, binary in big
+        for p in split(table, cols, int(pages), max(2, jobs * 2), binary == "t")
+    ]
+    phase(f"data ({len(big)} big tables in {len(parts)} parts, the rest in one stream)")
+    stop = threading.Event()
+    stream: Side = (
+        "pg_dump",
+        ["-Fc", "-Z", "0", *snapshot.dump_args(), "--section=data", *_FOREIGN]
+        + [f"--exclude-table-data={table}" for table, *_ in big]
+        + ["-d", source.conninfo()],
+        source,
+        READ_ONLY,
+    )
+    into: Side = ("pg_restore", [*_FOREIGN, "--exit-on-error", "-d", target.conninfo()], target, "")
+    with ThreadPoolExecutor(max_workers=jobs + 1) as pool:
+        futures: dict[Future[None], str] = {
+            pool.submit(_pipe, client, stream, into, stop): "the other tables"
+        }
+        in_snapshot = snapshot.join()
+        for part in parts:
+            out_args = psql_args(
+                source, in_snapshot, f"COPY ({part.select()}) TO STDOUT{part.options}", "COMMIT"
             )
-        phase("schema")
-        client.restore(target, schema, ["--no-acl", "--section=pre-data"])
-        big = client.query(source, sql.big_tables(split_bytes), read_only=True)
-        parts = [
-            p
-            for table, pages, cols, binary in big
-            for p in split(table, cols, int(pages), max(2, jobs * 2), binary == "t")
-        ]
-        phase(f"data ({len(big)} big tables in {len(parts)} parts, the rest in one stream)")
-        stop = threading.Event()
-        stream: Side = (
-            "pg_dump",
-            ["-Fc", "-Z", "0", *snapshot.dump_args(), "--section=data", *_FOREIGN]
-            + [f"--exclude-table-data={table}" for table, *_ in big]
-            + ["-d", source.conninfo()],
-            source,
-            READ_ONLY,
-        )
-        into: Side = ("pg_restore", [*_FOREIGN, "--exit-on-error", "-d", target.conninfo()], target, "")
-        with ThreadPoolExecutor(max_workers=jobs + 1) as pool:
-            futures: dict[Future[None], str] = {
-                pool.submit(_pipe, client, stream, into, stop): "the other tables"
-            }
-            in_snapshot = snapshot.join()
-            for part in parts:
-                out_args = psql_args(
-                    source, in_snapshot, f"COPY ({part.select()}) TO STDOUT{part.options}", "COMMIT"
+            in_args = psql_args(target, f"COPY {part.table} ({part.columns}) FROM STDIN{part.options}")
+            futures[
+                pool.submit(
+                    _pipe, client, ("psql", out_args, source, READ_ONLY), ("psql", in_args, target, ""), stop
                 )
-                in_args = psql_args(target, f"COPY {part.table} ({part.columns}) FROM STDIN{part.options}")
-                futures[
-                    pool.submit(
-                        _pipe,
-                        client,
-                        ("psql", out_args, source, READ_ONLY),
-                        ("psql", in_args, target, ""),
-                        stop,
-                    )
-                ] = part.table
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    if future.exception() is not None:
-                        stop.set()
-                        wait(pending)
-                        raise future.exception()  # type: ignore[misc]
-                    on_table(futures[future])
+            ] = part.table
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                if future.exception() is not None:
+                    stop.set()
+                    wait(pending)
+                    raise future.exception()  # type: ignore[misc]
+                on_table(futures[future])
     phase("indexes and constraints")
     client.restore(target, schema, ["--no-acl", "--section=post-data"], jobs=jobs)
-    return str(schema)

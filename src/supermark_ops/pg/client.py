@@ -29,8 +29,21 @@ from supermark_ops.pg.urls import Endpoint
 
 # psql: no ~/.psqlrc, no chatter, stop at the first error.
 PSQL = ("-X", "-q", "-v", "ON_ERROR_STOP=1")
-# ...and for rows read by a program: unaligned, no headers or footers, tab-separated.
-ROWS = ("-A", "-t", "-F", "\t")
+# ...and for rows read by a program: unaligned, no headers or footers; each row ends with a NUL
+# byte (which no PostgreSQL text holds) and fields are split by the unit separator, so a tab or
+# a newline in a value (a comment, a name) cannot break a row apart.
+FIELD_SEP, ROW_END = "\x1f", "\0"
+ROWS = ("-A", "-t", "-F", FIELD_SEP, "-0")
+# Programs that could ask for a password: never (-w), so a missing one fails at once instead
+# of waiting at a prompt on a terminal.
+NO_PROMPT = frozenset({"psql", "pg_dump", "pg_restore"})
+
+
+def split_rows(out: str) -> list[list[str]]:
+    """psql's output with ROWS: one list of fields per row."""
+    return [record.split(FIELD_SEP) for record in out.split(ROW_END)[:-1]]
+
+
 # Session settings that make every server print rows the same way (for hashing).
 TEXT_SETTINGS = "-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3 -c bytea_output=hex"
 # A session that refuses any write (the migration's source; every dump).
@@ -90,6 +103,8 @@ class Client:
     ) -> list[str]:
         """The command line; `env` names the variables a container must be handed (by name only)."""
         passed = [a for name in env for a in ("-e", name)]
+        if program in NO_PROMPT and "--version" not in args:
+            args = ["-w", *args]
         if self.container:
             return ["docker", "exec", "-i", *passed, self.container, program, *args]
         if self.image:
@@ -142,9 +157,8 @@ class Client:
             check=False,
         )
         if result.returncode != 0:
-            raise PgError(
-                f"{program} failed: {explain(result.stderr.decode(errors='replace'), self.where(endpoint))}"
-            )
+            stderr = result.stderr.decode(errors="replace")
+            raise PgError(f"{program} failed: {explain(stderr, self.where(endpoint))}", detail=stderr)
         return result.stdout.decode(errors="replace")
 
     def query(self, endpoint: Endpoint, statement: str, *, read_only: bool = False) -> list[list[str]]:
@@ -155,7 +169,7 @@ class Client:
             endpoint,
             options=READ_ONLY if read_only else "",
         )
-        return [line.split("\t") for line in out.splitlines() if line]
+        return split_rows(out)
 
     def version(self, program: str) -> int:
         """The client's major version (pg_dump 16.4 -> 16)."""
@@ -245,3 +259,10 @@ class Client:
 
     def row_counts(self, endpoint: Endpoint) -> dict[str, int]:
         return {table: int(count) for table, count in self.query(endpoint, sql.ROW_COUNTS)}
+
+
+def query_client(image: str = "") -> Client:
+    """psql from this machine, or from the image when this machine has none (a droplet)."""
+    if shutil.which("psql") or not image:
+        return Client()
+    return Client(image=image)

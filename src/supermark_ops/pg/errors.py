@@ -8,7 +8,12 @@ from supermark_ops.errors import OpsError
 
 
 class PgError(OpsError):
-    """A PostgreSQL client program failed; the message says where, why, and what to check."""
+    """A PostgreSQL client program failed; the message says where, why, and what to check.
+    `detail` keeps the program's whole error output (the message has its last line)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 def explain(stderr: str, where: str) -> str:

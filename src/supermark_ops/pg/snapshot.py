@@ -8,21 +8,22 @@ the migration copies tables in parallel from one snapshot.
 
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 import tempfile
 from types import TracebackType
 
 from supermark_ops.pg import sql
-from supermark_ops.pg.client import READ_ONLY, Client, psql_args
+from supermark_ops.pg.client import READ_ONLY, Client, psql_args, split_rows
 from supermark_ops.pg.errors import PgError, explain
 from supermark_ops.pg.urls import Endpoint
-
-_END = "-- end of rows --"
 
 
 class Snapshot:
     def __init__(self, client: Client, endpoint: Endpoint) -> None:
         self._where = client.where(endpoint)
+        self._end = f"-- end of rows {secrets.token_hex(8)} --"
         self._err = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the session; close()
         self._proc = client.popen(
             "psql",
@@ -55,20 +56,23 @@ class Snapshot:
         """Rows of a statement (one line of SQL) run inside the snapshot."""
         assert self._proc.stdin is not None and self._proc.stdout is not None
         try:
-            self._proc.stdin.write(f"{statement};\n\\echo '{_END}'\n".encode())
+            self._proc.stdin.write(f"{statement};\n\\echo '{self._end}'\n".encode())
             self._proc.stdin.flush()
         except BrokenPipeError:
             pass  # psql has stopped: its error is read below
-        rows: list[list[str]] = []
-        for raw in self._proc.stdout:
-            line = raw.decode().rstrip("\n")
-            if line == _END:
-                return rows
-            if line:
-                rows.append(line.split("\t"))
-        self._proc.wait()
-        self._err.seek(0)
-        raise PgError("psql failed: " + explain(self._err.read().decode(errors="replace"), self._where))
+        # Rows end with a NUL byte (client.ROWS); the marker follows the last one.
+        end = f"{self._end}\n".encode()
+        out = b""
+        while not (out.endswith(end) and (len(out) == len(end) or out[-len(end) - 1] == 0)):
+            chunk = os.read(self._proc.stdout.fileno(), 1 << 16)  # what is there, not a full block
+            if not chunk:
+                self._proc.wait()
+                self._err.seek(0)
+                raise PgError(
+                    "psql failed: " + explain(self._err.read().decode(errors="replace"), self._where)
+                )
+            out += chunk
+        return split_rows(out[: -len(end)].decode())
 
     def close(self) -> None:
         if self._proc.poll() is None:
