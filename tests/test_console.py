@@ -37,10 +37,16 @@ def test_progress_follows_plays_tasks_and_hosts() -> None:
     for event in events("destroy-token-refused"):
         if tracker.feed(event):
             seen.append(tracker.line(75))
-    assert "01:15 task 1 of about 2: Destroy the droplet and its resources | Require the explicit confirmation" in seen
+    assert (
+        "01:15 task 1 of about 2: Destroy the droplet and its resources | Require the explicit confirmation"
+        in seen
+    )
     # The estimate grows rather than show "task 3 of about 2".
     assert tracker.started == 3 and tracker.total == 3
-    assert "01:15 task 3 of about 3: Destroy the droplet and its resources | Remove the resources [localhost]" in seen
+    assert (
+        "01:15 task 3 of about 3: Destroy the droplet and its resources | Remove the resources [localhost]"
+        in seen
+    )
     assert tracker.ok == 2 and tracker.changed == 0
     assert tracker.stats["failures"] == {"localhost": 1}
 
@@ -60,6 +66,13 @@ def test_ssh_refused_is_an_unreachable_host_with_its_hint() -> None:
     assert hint_name(failure) == "ssh" and "port 22" in failure.hint
 
 
+def test_a_name_not_pointing_here_yet_is_named_with_its_hint() -> None:
+    (failure,) = tracked("dns-not-here").final_failures(rc=2)
+    assert failure.task == "Require the name to resolve to this host - localhost"
+    assert failure.message.startswith("localhost resolves to 127.0.0.1, not to this host (203.0.113.10)")
+    assert hint_name(failure) == "dns" and "A record" in failure.hint
+
+
 def test_an_error_before_any_task_is_taken_from_the_output() -> None:
     tracker = tracked("upgrade-early-error")
     assert tracker.started == 0 and tracker.failures == []
@@ -73,7 +86,9 @@ def test_closing_summary_of_a_failure_names_host_hint_and_artifacts(tmp_path: Pa
     failures = tracked("destroy-token-refused").final_failures(rc=2)
     summary = closing.build("destroy", tmp_path, failures, {}, {"again": "supermark-ops destroy --confirm x"})
     assert summary["ok"] is False
-    assert summary["reason"].startswith("destroy failed on localhost: DigitalOcean API GET /v2/droplets -> 401")
+    assert summary["reason"].startswith(
+        "destroy failed on localhost: DigitalOcean API GET /v2/droplets -> 401"
+    )
     assert summary["failures"][0]["hint"].startswith("DigitalOcean refused the token")
     assert summary["next"] == ["supermark-ops destroy --confirm x   (once the cause above is fixed)"]
     lines = render(summary, [])
@@ -106,12 +121,16 @@ def test_closing_summary_of_a_healthy_upgrade(tmp_path: Path) -> None:
     result = tracked("status-ok").results["supermark_status"]
     summary = closing.build("upgrade", tmp_path, [], result)
     assert summary["ok"] is True and summary["reason"] == ""
-    (host,) = summary["hosts"]
+    assert list(summary["hosts"]) == list(result)
     assert summary["next"][0].startswith("set supermark_git_ref: v1 in your inventory")
     assert "supermark-ops rollback" in summary["next"][1]
     text = "\n".join(render(summary, []))
     assert "Supermark at https://supermark.test" in text and "HEALTHY at" in text
-    assert "release:   " in text and "backup:    " in text and "[ACCEPTED RISK: supermark_allow_no_sign_in]" in text
+    assert (
+        "release:   " in text
+        and "backup:    " in text
+        and "[ACCEPTED RISK: supermark_allow_no_sign_in]" in text
+    )
     assert "Secrets:" in text
 
 

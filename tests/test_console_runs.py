@@ -45,13 +45,24 @@ def job_events(folder: Path, ident: str) -> list[dict[str, object]]:
 
 def test_status_of_a_host_that_refuses_ssh(project_root: Path, tmp_path: Path) -> None:
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text("supermark:\n  hosts:\n    deadhost:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n")
+    inventory.write_text(
+        "supermark:\n  hosts:\n    deadhost:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n"
+    )
     done = console(
-        project_root, tmp_path, "status", "-i", str(inventory), SUPERMARK_DO_TOKEN="", SECRET_IN_ENV="s3cr3t-v4lue"
+        project_root,
+        tmp_path,
+        "status",
+        "-i",
+        str(inventory),
+        SUPERMARK_DO_TOKEN="",
+        SECRET_IN_ENV="s3cr3t-v4lue",
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAILED: Run the checks on deadhost (unreachable)" in done.stdout
-    assert "Connection refused" in done.stdout and "hint: The host does not let Ansible in over SSH" in done.stdout
+    assert (
+        "Connection refused" in done.stdout
+        and "hint: The host does not let Ansible in over SSH" in done.stdout
+    )
     folder = run_folder(tmp_path)
     assert f"Full output and events: {folder}" in done.stdout
     assert folder.stat().st_mode & 0o777 == 0o700
