@@ -440,6 +440,15 @@ class FaultyProxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 STANDIN_S3 = Path(__file__).resolve().parent.parent / "images/standins/s3/standin_s3.py"
@@ -545,7 +554,6 @@ class ArgvWatch:
                     ancestor, hops = parents.get(ancestor), hops + 1
                 if ancestor == me and argv:
                     self.programs.add(Path(argv[0]).name)
-
 
     def _root(self, method: str, path: str, body: bytes = b"") -> None:
         import urllib.request

@@ -186,6 +186,7 @@ CASES: dict[str, tuple[dict[str, object], dict[str, str], str]] = {
         "needs about 7168 MB of memory plus swap (supermark_build_memory_mb; Node gets a 4 GB heap), "
         "and the droplet size s-1vcpu-2gb has 2048 MB of memory and 4096 MB of swap. "
         "Set supermark_build_host: control",
+    ),
     "domain with a command": (
         {},
         {"SUPERMARK_DOMAIN": "$(touch /tmp/pwned).example.com"},

@@ -163,6 +163,8 @@ def test_a_role_refuses_to_fail_silently_before_installing(project_root: Path, r
     result = run_role(project_root, role, extra)
     assert_fails_before_changes(result, *needles)
     assert "ops_tools :" not in result.stdout, "the package was installed before the input was checked"
+
+
 def test_ops_tools_refuses_a_folder_a_cron_line_would_misread(project_root: Path) -> None:
     result = run_role(project_root, "ops_tools", {"ops_tools_log_dir": "/var/log/x%y; rm -rf /"})
     assert_fails_before_changes(result, "is not a plain absolute path")

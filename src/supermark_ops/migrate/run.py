@@ -15,10 +15,9 @@ backup timers wait for).
 from __future__ import annotations
 
 import shutil
-from contextlib import nullcontext
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -257,8 +256,9 @@ def _migrate(
         except OpsError as exc:
             kept = f"; what it held before is in {summary.safety_dump}" if summary.safety_dump else ""
             raise MigrateError(
-                f"The copy failed: {exc}. The target is marked incomplete{kept}. Fix the cause and run the "
-                "migration again (it dumps the target, clears it and starts over); do not start the app on it."
+                f"The copy failed: {exc}. The target is marked incomplete{kept}. Fix the cause and run "
+                "the migration again (it dumps the target, clears it and starts over); do not start the app "
+                "on it."
             ) from None
     if summary.report is not None and not summary.report.ok:
         return summary  # still marked incomplete: a re-run starts over
