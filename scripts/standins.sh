@@ -32,7 +32,7 @@ fi
 
 repo="$dir/supermark-standin.git"
 src="$root/images/standins/app-src"
-want=$( (cd "$src" && find . -type f | sort | xargs cat; cat "${BASH_SOURCE[0]}") | sha256sum | cut -c1-16)
+want=$( (cd "$src" && find . -type f | sort | xargs cat; cat "$root/scripts/standins.sh") | sha256sum | cut -c1-16)
 if [ "$(cat "$repo/.standin-recipe" 2>/dev/null)" != "$want" ]; then
   rm -rf "$repo" "$dir/work"
   git init -q --bare "$repo"

@@ -73,6 +73,14 @@ def test_a_name_not_pointing_here_yet_is_named_with_its_hint() -> None:
     assert hint_name(failure) == "dns" and "A record" in failure.hint
 
 
+def test_a_build_out_of_memory_is_named_with_its_hint() -> None:
+    (failure,) = tracked("upgrade-oom").final_failures(rc=2)
+    assert failure.task == "Report the build that failed (the running release is untouched)"
+    assert "(v1-oom) did not build" in failure.message
+    assert "It was killed (exit code 137): out of memory?" in failure.message
+    assert hint_name(failure) == "memory" and "supermark_build_host=control" in failure.hint
+
+
 def test_an_error_before_any_task_is_taken_from_the_output() -> None:
     tracker = tracked("upgrade-early-error")
     assert tracker.started == 0 and tracker.failures == []
