@@ -36,6 +36,12 @@ options:
     description: Replace a non-empty target (after a safety dump of it).
     type: bool
     default: false
+  replace_migrated:
+    description:
+      - Replace a target that holds a verified migration, the live database after a cut-over (after a safety
+        dump of it).
+    type: bool
+    default: false
   workdir:
     description: Where dumps are written.
     type: path
@@ -89,6 +95,7 @@ def main() -> None:
             "target_url": {"type": "str", "required": True, "no_log": True},
             "jobs": {"type": "int", "default": 2},
             "replace": {"type": "bool", "default": False},
+            "replace_migrated": {"type": "bool", "default": False},
             "workdir": {"type": "path", "default": "/var/lib/supermark-ops/migrate"},
             "client_image": {"type": "str", "default": ""},
             "state_dir": {"type": "path", "default": "/var/lib/supermark-ops"},
@@ -112,6 +119,7 @@ def main() -> None:
             Path(p["workdir"]),
             jobs=p["jobs"],
             replace=p["replace"],
+            replace_migrated=p["replace_migrated"],
             dry_run=module.check_mode,
             client_image=p["client_image"],
             lock_file=Path(p["state_dir"]) / "migrate.lock",

@@ -204,7 +204,7 @@ def main() -> None:
         summary = move(settings, dry_run=module.check_mode)
     except OpsError as exc:
         module.fail_json(msg=str(exc))
-    result = summary.as_dict()
+    result = summary.as_dict(redact=True)  # public Blob URLs open documents: not in Ansible's output
     changed = summary.rewritten > 0 or summary.count("copied") > 0
     if not result["ok"]:
         module.fail_json(msg=str(result["reason"]), changed=changed, **result)

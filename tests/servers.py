@@ -509,6 +509,42 @@ class S3StandIn:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         return self.url
 
+    def _root(self, method: str, path: str, body: bytes = b"") -> None:
+        import urllib.request
+
+        url = self.url + path
+        headers = self.module.sign_request(method, url, self.ROOT_USER, self.ROOT_PASSWORD, body)
+        with urllib.request.urlopen(urllib.request.Request(url, body or None, headers, method=method)) as r:
+            r.read()
+
+    def bucket(self, name: str, user: str, secret: str, write: bool = True) -> None:
+        """A private bucket and a user who may use it (read-only unless `write`), as the minio
+        role sets up the app's."""
+        self._root("PUT", f"/{name}")
+        actions = ["s3:GetObject"] + (["s3:PutObject", "s3:DeleteObject"] if write else [])
+        policy = {
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{name}"]},
+                {"Effect": "Allow", "Action": actions, "Resource": [f"arn:aws:s3:::{name}/*"]},
+            ]
+        }
+        for req in (
+            {"op": "add-user", "access": user, "secret": secret},
+            {"op": "add-policy", "name": f"{user}-policy", "policy": policy},
+            {"op": "attach", "access": user, "name": f"{user}-policy"},
+        ):
+            status, out = self.module.admin_call(self.url, self.ROOT_USER, self.ROOT_PASSWORD, req)
+            assert status == 200, out
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        """An object, written as the root user (what the old deployment uploaded)."""
+        self._root("PUT", f"/{bucket}/{key}", data)
+
+    def stored(self, bucket: str) -> dict[str, bytes]:
+        """What the server holds on disk: every object's bytes."""
+        root = self.data / bucket
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -554,43 +590,3 @@ class ArgvWatch:
                     ancestor, hops = parents.get(ancestor), hops + 1
                 if ancestor == me and argv:
                     self.programs.add(Path(argv[0]).name)
-
-    def _root(self, method: str, path: str, body: bytes = b"") -> None:
-        import urllib.request
-
-        url = self.url + path
-        headers = self.module.sign_request(method, url, self.ROOT_USER, self.ROOT_PASSWORD, body)
-        with urllib.request.urlopen(urllib.request.Request(url, body or None, headers, method=method)) as r:
-            r.read()
-
-    def bucket(self, name: str, user: str, secret: str, write: bool = True) -> None:
-        """A private bucket and a user who may use it (read-only unless `write`), as the minio
-        role sets up the app's."""
-        self._root("PUT", f"/{name}")
-        actions = ["s3:GetObject"] + (["s3:PutObject", "s3:DeleteObject"] if write else [])
-        policy = {
-            "Statement": [
-                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{name}"]},
-                {"Effect": "Allow", "Action": actions, "Resource": [f"arn:aws:s3:::{name}/*"]},
-            ]
-        }
-        for req in (
-            {"op": "add-user", "access": user, "secret": secret},
-            {"op": "add-policy", "name": f"{user}-policy", "policy": policy},
-            {"op": "attach", "access": user, "name": f"{user}-policy"},
-        ):
-            status, out = self.module.admin_call(self.url, self.ROOT_USER, self.ROOT_PASSWORD, req)
-            assert status == 200, out
-
-    def put(self, bucket: str, key: str, data: bytes) -> None:
-        """An object, written as the root user (what the old deployment uploaded)."""
-        self._root("PUT", f"/{bucket}/{key}", data)
-
-    def stored(self, bucket: str) -> dict[str, bytes]:
-        """What the server holds on disk: every object's bytes."""
-        root = self.data / bucket
-        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from do_standin import DOStandIn
+from supermark_ops.digitalocean import resources as res
 from supermark_ops.digitalocean.api import DOClient, DOError
 from supermark_ops.digitalocean.provision import ProvisionSpec, destroy, inventory, provision, validate
 from supermark_ops.digitalocean.resources import ssh_key_fingerprint
@@ -346,6 +347,19 @@ def test_mail_records_are_sent_fully_qualified_and_a_rotated_key_is_replaced(sta
     assert result["actions"] == ["updated TXT resend._domainkey.example.com -> p=NEWKEY"]
     dkim = [r for r in standin.records["example.com"] if r["name"] == "resend._domainkey"]
     assert [r["data"] for r in dkim] == ["p=NEWKEY"]
+
+
+def test_a_txt_record_of_another_kind_at_the_same_name_is_kept(standin: DOStandIn) -> None:
+    provision(client_for(standin), spec_for(standin, mail_records=[]))
+    client_for(standin).post(  # the operator's own record, made as the API takes it
+        "/v2/domains/example.com/records",
+        res.record_body({"type": "TXT", "name": "send", "data": "google-site-verification=abc123"}, 300),
+    )
+    provision(client_for(standin), spec_for(standin))
+    send_txt = sorted(
+        r["data"] for r in standin.records["example.com"] if r["name"] == "send" and r["type"] == "TXT"
+    )
+    assert send_txt == ["google-site-verification=abc123", "v=spf1 include:amazonses.com ~all"]
 
 
 def test_mail_records_outside_digitalocean_are_listed_in_zone_file_form(standin: DOStandIn) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import ssl
 import subprocess
@@ -31,6 +32,7 @@ import requests
 from blob_standin import BlobStandIn
 from servers import PostgresContainer, S3StandIn
 from supermark_ops.documents import catalog
+from supermark_ops.documents import run as docs_run
 from supermark_ops.documents.blob import BlobStore
 from supermark_ops.documents.run import Settings, configure, move, plan, rewrite
 from supermark_ops.pg.client import query_client
@@ -337,6 +339,26 @@ def test_a_blob_that_is_gone_is_reported_by_row_and_its_rows_are_left(world: Wor
 
 
 @pytest.mark.docker
+def test_a_copy_stops_before_it_fills_the_disk_and_its_rows_are_left(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world
+    seed(w)
+    real = shutil.disk_usage
+    # The disk under the work folder has just under the reserve free (the rest of the machine is real).
+    monkeypatch.setattr(
+        docs_run.shutil,
+        "disk_usage",
+        lambda p: real(p)._replace(free=docs_run.FREE_RESERVE + 10) if "documents-tmp" in str(p) else real(p),
+    )
+    result = move(w.settings()).as_dict()
+    assert not result["ok"] and result["errors"]
+    assert all("would have less than 2 GiB free" in e["reason"] for e in result["errors"])
+    assert result["rows"]["rewritten"] == 0 and w.target.stored(BUCKET) == {}
+    assert row(w, "Document", "cdoc1", "storageType") == ["VERCEL_BLOB"]
+
+
+@pytest.mark.docker
 def test_a_row_is_rewritten_only_after_its_object_is_read_back_intact(world: World) -> None:
     w = world
     seed(w)
@@ -487,6 +509,8 @@ def test_ansible_module_check_mode_is_the_dry_run_then_a_real_run_moves(
     checked = run_module(project_root, w, "--check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert '\\"would-copy\\": 1' in checked.stdout and "changed=0" in checked.stdout
+    # The dry run lists what would move, without the public URL that opens the document.
+    assert url not in checked.stdout + checked.stderr and "(path hidden" in checked.stdout
     assert w.target.stored(BUCKET) == {} and row(w, "Document", "cdoc1", "storageType") == ["VERCEL_BLOB"]
     real = run_module(project_root, w)
     assert real.returncode == 0, real.stdout + real.stderr

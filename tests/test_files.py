@@ -37,6 +37,23 @@ def test_a_complete_write_replaces_the_file(tmp_path: Path) -> None:
     assert files.sha256_file(path) == "11507a0e2f5e69d5dfa40a62a1bd7b6ee57e6bcd85c67c9b8431b36fff21c437"
 
 
+def test_a_secret_file_has_its_mode_from_the_first_byte(tmp_path: Path) -> None:
+    path = tmp_path / "summary.json"
+    stale = files.partial(path)
+    stale.write_bytes(b"left by a killed run")
+    stale.chmod(0o644)
+    old = os.umask(0o022)
+    try:
+        with files.atomic_write(path, mode=0o600) as out:
+            assert stat.S_IMODE(os.fstat(out.fileno()).st_mode) == 0o600
+            out.write(b"secret")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_bytes() == b"secret"
+    assert not stale.exists()
+
+
 def test_results_have_one_shape_and_old_state_files_read_the_same(tmp_path: Path) -> None:
     assert set(results.ok(rows=3)) == {"ok", "reason", "at", "rows"}
     failed = results.failed("disk full", backup="x")

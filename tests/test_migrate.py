@@ -245,7 +245,7 @@ def test_bad_jobs_and_a_second_migration_are_refused_before_anything_is_written(
         assert got
         # Refused at once: nothing answers on those ports, so any step beyond the lock would fail differently.
         with pytest.raises(OpsError, match="Another migration is running"):
-            migrate(src, dst, tmp_path / "w", lock_file=lock)
+            migrate(src, dst, tmp_path / "w", lock_file=lock)  # at once, without waiting
     assert not (tmp_path / "w").exists()
 
 
@@ -353,6 +353,21 @@ def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
         check=True,
     )
     assert "TABLE public precious" in listing.stdout
+    # Now the target is the live database after a cut-over: the cut-over's own command (--replace)
+    # does not copy over it again; only --replace-migrated does, after a dump.
+    target_sql(target, "CREATE TABLE written_since (x int); INSERT INTO written_since VALUES (7)")
+    with pytest.raises(OpsError, match=r"already holds a verified migration.*--replace-migrated"):
+        migrate(src, dst, tmp_path, replace=True, client_image=TARGET_IMAGE)
+    assert target_sql(target, "SELECT x FROM written_since") == "7"
+    again = migrate(src, dst, tmp_path, replace=True, replace_migrated=True, client_image=TARGET_IMAGE)
+    assert again.ok and again.safety_dump != summary.safety_dump
+    listing = subprocess.run(
+        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", again.safety_dump], mounts=[tmp_path]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "TABLE public written_since" in listing.stdout
 
 
 @pytest.mark.docker

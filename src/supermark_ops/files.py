@@ -51,12 +51,17 @@ def commit(written: Path, final: Path) -> None:
 
 
 @contextmanager
-def atomic_write(path: Path) -> Iterator[IO[bytes]]:
+def atomic_write(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
     """Write `path` through its partial name; committed when the block ends without an error,
-    removed when it raises. The open file's `.name` is the partial path (for checks before commit)."""
+    removed when it raises. The open file's `.name` is the partial path (for checks before commit).
+    With `mode` (0o600 for anything secret) the file has that mode from its first byte on."""
     ensure_dir(path.parent)
     tmp = partial(path)
     try:
+        if mode is not None:
+            tmp.unlink(missing_ok=True)  # a stale partial keeps its old mode otherwise
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+            os.chmod(tmp, mode)  # whatever the umask
         with tmp.open("wb") as out:
             yield out
             out.flush()

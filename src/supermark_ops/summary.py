@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from supermark_ops import files
 
 SCHEMA = 1
 
@@ -241,16 +242,10 @@ def write(path: Path, summary: Mapping[str, Any], dry_run: bool = False) -> bool
         pass
     if dry_run:
         return True
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    files.ensure_dir(path.parent, 0o700)
     os.chmod(path.parent, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".summary-")
-    try:
-        with os.fdopen(fd, "w") as handle:  # mkstemp makes it 0600
-            handle.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with files.atomic_write(path, mode=0o600) as out:
+        out.write(content.encode())
     return True
 
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The official image's env contract, in short: initdb on first start with
-# POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB, scram auth from anywhere,
+# POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB, loopback trusted and scram auth
+# from anywhere else,
 # then /docker-entrypoint-initdb.d, then the server in the foreground.
 set -euo pipefail
 # Flags alone (`-c x=y`) mean the server, as in the official image.
@@ -13,7 +14,9 @@ if [ "${1:-}" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
   : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required (the official image refuses to start without it)}"
   user=${POSTGRES_USER:-postgres} db=${POSTGRES_DB:-${POSTGRES_USER:-postgres}}
   pwfile=$(mktemp); printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
-  initdb -D "$PGDATA" -U "$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+  # As the official image: initdb's default trusts local and loopback connections; the
+  # line below asks everyone else for the password.
+  initdb -D "$PGDATA" -U "$user" --pwfile="$pwfile" --auth-local=trust --auth-host=trust \
     -E UTF8 --locale=C.UTF-8 >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"

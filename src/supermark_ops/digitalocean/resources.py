@@ -278,7 +278,8 @@ def ensure_dns_records(
     """Records (A, AAAA, and e-mail's TXT/MX/CNAME) in a DigitalOcean-managed domain.
 
     A record whose type and name exist with other data is updated in place
-    (the droplet's new address, a rotated DKIM key). When the domain is not
+    (the droplet's new address, a rotated DKIM key); for TXT, only one of the
+    same kind (SPF, DKIM, DMARC...), since a name holds several. When the domain is not
     managed there, nothing is sent and the result lists the records for the
     operator to create wherever the DNS lives.
     """
@@ -301,14 +302,29 @@ def ensure_dns_records(
         body = record_body(record, ttl)
         if dry_run:
             actions.append(f"set {label}")
-        elif existing:
+        elif same_kind := _replaceable(existing, record):
             update = {k: v for k, v in body.items() if k not in ("name", "ttl")}
-            client.put(f"/v2/domains/{domain}/records/{existing[0]['id']}", update)
+            client.put(f"/v2/domains/{domain}/records/{same_kind[0]['id']}", update)
             actions.append(f"updated {label}")
         else:
             client.post(f"/v2/domains/{domain}/records", body)
             actions.append(f"created {label}")
     return Outcome(bool(actions), {"managed": True}, actions)
+
+
+def _txt_kind(data: str) -> str:
+    """What a TXT record is for: its version tag (v=spf1, v=dkim1, v=dmarc1) or its first key
+    (p for a bare DKIM key, google-site-verification, ...)."""
+    first = data.strip().strip('"').split(";")[0].strip().lower()
+    return first if first.startswith("v=") else first.split("=")[0]
+
+
+def _replaceable(existing: list[dict[str, Any]], record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records at that name a changed one replaces. A name holds several TXT records (SPF, a
+    site verification, a DKIM key): only one of the same kind is replaced, never the others."""
+    if record["type"] != "TXT":
+        return existing
+    return [r for r in existing if _txt_kind(str(r.get("data", ""))) == _txt_kind(str(record["data"]))]
 
 
 def summarize(outcomes: dict[str, Outcome]) -> dict[str, Any]:

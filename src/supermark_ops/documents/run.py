@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -29,14 +30,14 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from supermark_ops import results
+from supermark_ops import files, results
 from supermark_ops.documents import catalog
 from supermark_ops.documents.blob import BlobStore, Fetched
 from supermark_ops.documents.errors import DocumentsError
 from supermark_ops.errors import OpsError
 from supermark_ops.http import verify
 from supermark_ops.pg import Client, Endpoint, parse
-from supermark_ops.pg.client import psql_args, query_client
+from supermark_ops.pg.client import psql_args, query_client, split_rows
 from supermark_ops.pg.sql import ident, literal
 from supermark_ops.results import Progress, no_progress
 from supermark_ops.s3 import Bucket, Object
@@ -203,6 +204,33 @@ def _plain_md5(etag: str) -> bool:
     return re.fullmatch(r"[0-9a-f]{32}", etag) is not None
 
 
+# The copies pass through the droplet's disk, which Postgres and MinIO share: a copy stops
+# before it leaves less than this free (an image URL a user of the old app set can name a
+# blob of any size).
+FREE_RESERVE = 2 * 2**30
+
+
+class _Guarded:
+    """A file whose writes stop (DocumentsError) before the disk under `folder` has less than
+    FREE_RESERVE free; checked every 16 MiB."""
+
+    def __init__(self, out: Any, folder: Path) -> None:
+        self.out, self.folder, self.written, self.next_check = out, folder, 0, 0
+
+    def write(self, data: bytes) -> int:
+        self.written += len(data)
+        if self.written >= self.next_check:
+            self.next_check = self.written + 16 * 2**20
+            if shutil.disk_usage(self.folder).free - len(data) < FREE_RESERVE:
+                raise DocumentsError(
+                    f"stopped after {self.written // 2**20} MiB: the disk under {self.folder} would have "
+                    f"less than {FREE_RESERVE // 2**30} GiB free (the database and the bucket share it); "
+                    "free space or point workdir at a bigger disk, then run again"
+                )
+        written: int = self.out.write(data)
+        return written
+
+
 def _read(settings: Settings, obj: Obj, src: Object | None, out: Any) -> Fetched | None:
     """The object's bytes from its source into `out` (`src`: the old bucket's HEAD of it);
     None when the source no longer has it."""
@@ -232,10 +260,10 @@ def _settle(settings: Settings, obj: Obj, tmp: Path) -> None:
             if have and src.size == have.size and _plain_md5(src.etag) and src.etag == have.etag:
                 obj.state, obj.size = "present", have.size  # the same MD5: no need to read it
                 return
-        path = tmp / f".{hashlib.sha256(obj.key.encode()).hexdigest()[:32]}.partial"
+        path = files.partial(tmp / hashlib.sha256(obj.key.encode()).hexdigest()[:32])
         try:
             with path.open("wb") as out:
-                got = _read(settings, obj, src, out)
+                got = _read(settings, obj, src, _Guarded(out, tmp))
             if got is None:
                 obj.state = "missing"
                 return
@@ -301,7 +329,7 @@ def rewrite(client: Client, target: Endpoint, changes: list[Change]) -> set[int]
         script.write(f"WITH {', '.join(ctes)} {selects};\n".encode())
         script.seek(0)
         out = client.run("psql", psql_args(target, rows=True), target, stdin=script)
-    return {int(line) for line in out.split()}
+    return {int(row[0]) for row in split_rows(out)}
 
 
 @dataclass
@@ -314,10 +342,10 @@ class Summary:
     changed_meanwhile: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
-    def refs(self, state: str) -> list[dict[str, str]]:
+    def refs(self, state: str, redact: bool = False) -> list[dict[str, str]]:
         """Each row's reference to an object in `state`: table, id, column, url (and why)."""
         return [
-            {"table": r.table, "id": r.id, "column": r.column, "url": o.origin.label}
+            {"table": r.table, "id": r.id, "column": r.column, "url": _shown(o.origin.label, redact)}
             | ({"reason": o.reason} if o.reason else {})
             for o in self.plan.objects.values()
             if o.state == state
@@ -348,8 +376,9 @@ class Summary:
             parts.append(f"rows changed while copying: {len(self.changed_meanwhile)} (run again)")
         return "; ".join(parts)
 
-    def as_dict(self) -> dict[str, object]:
-        """The result in the tools' one shape (supermark_ops.results)."""
+    def as_dict(self, redact: bool = False) -> dict[str, object]:
+        """The result in the tools' one shape (supermark_ops.results); `redact` hides the paths of
+        public URLs (the Ansible module's output)."""
         states = ("copied", "present", "missing", "failed", "would-copy")
         fields: dict[str, object] = {
             "at": self.started,
@@ -361,8 +390,8 @@ class Summary:
                 "to_rewrite": len(self.plan.changes),
                 "rewritten": self.rewritten,
             },
-            "missing": self.refs("missing"),
-            "errors": self.refs("failed"),  # not "failed": Ansible reserves that key
+            "missing": self.refs("missing", redact),
+            "errors": self.refs("failed", redact),  # not "failed": Ansible reserves that key
             "unmovable": self.plan.unmovable,
             "changed_meanwhile": self.changed_meanwhile,
             "foreign_urls": dict(self.plan.foreign),
@@ -371,12 +400,21 @@ class Summary:
         }
         if self.dry_run:
             fields["would_move"] = [
-                {"key": o.key, "source": o.origin.label, "size": o.size}
+                {"key": o.key, "source": _shown(o.origin.label, redact), "size": o.size}
                 for o in self.plan.objects.values()
                 if o.state == "would-copy"
             ]
         reason = self.reason
         return results.failed(reason, **fields) if reason else results.ok(**fields)
+
+
+def _shown(label: str, redact: bool) -> str:
+    """A public Blob URL opens the document for anyone who has it: where output is kept (Ansible's,
+    CI logs) only its host is shown."""
+    if not redact or not label.startswith(("https://", "http://")):
+        return label
+    parts = urlsplit(label)
+    return f"{parts.scheme}://{parts.netloc}/... (path hidden: the URL opens the document)"
 
 
 def _each(
@@ -422,8 +460,8 @@ def move(
         summary.seconds = time.monotonic() - clock
         return summary
     tmp = settings.workdir / "documents-tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    for stale in tmp.glob(".*.partial"):  # a killed run's
+    files.ensure_dir(tmp, 0o700)  # copies of confidential documents pass through it
+    for stale in tmp.glob(files.partial(tmp / "*").name):  # a killed run's
         stale.unlink()
     waiting: dict[str, list[int]] = {}
     for i, change in enumerate(work.changes):

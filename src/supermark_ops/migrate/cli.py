@@ -40,6 +40,11 @@ def add_parser(sub: Any) -> None:
     )
     mig.add_argument("--replace", action="store_true", help="replace a non-empty target (dumped first)")
     mig.add_argument(
+        "--replace-migrated",
+        action="store_true",
+        help="replace a target holding a verified migration (the live database after a cut-over)",
+    )
+    mig.add_argument(
         "--workdir", type=Path, default=Path("/var/lib/supermark-ops/migrate"), help="where dumps go"
     )
     mig.add_argument(
@@ -115,6 +120,7 @@ def migrate_command(args: argparse.Namespace) -> int:
                     args.workdir,
                     jobs=args.jobs,
                     replace=args.replace,
+                    replace_migrated=args.replace_migrated,
                     dry_run=args.dry_run,
                     client_image=args.client_image,
                     lock_file=args.state_dir / "migrate.lock",

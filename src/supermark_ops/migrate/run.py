@@ -24,7 +24,7 @@ from pathlib import Path
 
 from supermark_ops import files
 from supermark_ops.errors import OpsError
-from supermark_ops.locks import single_run
+from supermark_ops.locks import held_exclusively, single_run
 from supermark_ops.migrate.errors import MigrateError
 from supermark_ops.migrate.rehearsal import rehearse
 from supermark_ops.migrate.transfer import SPLIT_BYTES, copy, dump_schema
@@ -86,7 +86,12 @@ def _major(version_num: str) -> int:
 
 
 def preflight(
-    source: Endpoint, target: Endpoint, workdir: Path, client_image: str = "", replace: bool = False
+    source: Endpoint,
+    target: Endpoint,
+    workdir: Path,
+    client_image: str = "",
+    replace: bool = False,
+    replace_migrated: bool = False,
 ) -> tuple[Preflight, Client]:
     """Read-only checks of both sides; nothing is written anywhere."""
     local = query_client(client_image)
@@ -96,8 +101,23 @@ def preflight(
     dst_num, role, objects_text, comment = local.query(target, sql.DATABASE_FACTS)[0]
     dst_version, objects, comment = _major(dst_num), int(objects_text), comment.removeprefix("c:")
     state = (
-        "empty" if objects == 0 else ("incomplete" if comment.startswith(MARK_INCOMPLETE) else "not-empty")
+        "empty"
+        if objects == 0
+        else "incomplete"
+        if comment.startswith(MARK_INCOMPLETE)
+        else "migrated"
+        if comment.startswith(MARK_COMPLETE)
+        else "not-empty"
     )
+    # A verified migration is the live database after a cut-over: what users wrote since is
+    # in it alone. --replace (in the cut-over's documented command) is not enough for it.
+    if state == "migrated" and not replace_migrated:
+        raise MigrateError(
+            f"The target {target.label()} already holds a verified migration ({comment}); whatever users "
+            "wrote since is only there. Nothing was changed. To copy the source over it anyway (it is "
+            "dumped first), pass --replace-migrated (in playbooks/migrate.yml: "
+            "-e migrate_replace_migrated=true)."
+        )
     if state == "not-empty" and not replace:
         raise MigrateError(
             f"The target {target.label()} is not empty. Point at an empty database, or pass --replace to "
@@ -123,7 +143,7 @@ def preflight(
             f"The target server ({dst_version}) is older than the source ({src_version}): a dump restores "
             "only into the same or a newer major version."
         )
-    workdir.mkdir(parents=True, exist_ok=True)
+    files.ensure_dir(workdir, 0o700)  # dumps of whole databases go there
     free = shutil.disk_usage(workdir).free
     if free < src_bytes:
         raise MigrateError(
@@ -151,7 +171,7 @@ def _mark(client: Client, target: Endpoint, text: str) -> None:
 def _dump(client: Client, endpoint: Endpoint, path: Path) -> None:
     """A whole-database dump to a file (the safety dump of a target about to be cleared), written
     whole or not at all."""
-    with files.atomic_write(path) as out:
+    with files.atomic_write(path, mode=0o600) as out:
         client.dump(endpoint, out, ["--no-owner", "--no-acl"])
 
 
@@ -172,11 +192,13 @@ def migrate(
     *,
     jobs: int = 2,
     replace: bool = False,
+    replace_migrated: bool = False,
     dry_run: bool = False,
     verify: bool = True,
     client_image: str = "",
     split_bytes: int = SPLIT_BYTES,
     lock_file: Path | None = None,
+    lock_wait: float = 1800,
     phase: Progress = no_progress,
     on_table: Progress = no_progress,
 ) -> Summary:
@@ -185,14 +207,21 @@ def migrate(
     if jobs < 1:
         raise MigrateError(f"--jobs must be 1 or more (it is {jobs}).")
     # A dry run writes nothing, not even the lock file.
-    with single_run(lock_file) if lock_file and not dry_run else nullcontext(True) as free:
+    if lock_file and not dry_run and held_exclusively(lock_file):
+        raise MigrateError(
+            f"Another migration is running (it holds {lock_file}): wait for it to end. Nothing was changed."
+        )
+    # A backup, drill or restore holds the lock shared while it runs: the migration waits for it.
+    with single_run(lock_file, lock_wait) if lock_file and not dry_run else nullcontext(True) as free:
         if not free:
             raise MigrateError(
-                f"Another migration is running (it holds {lock_file}): wait for it to end. "
-                "Nothing was changed."
+                f"A backup, drill or restore, or another migration, still holds {lock_file} after "
+                f"{lock_wait / 60:.0f} min: wait for it to end (systemctl list-timers 'supermark-ops-*' "
+                "shows the backup and drill timers), then run again. Nothing was changed."
             )
         return _migrate(
-            source, target, workdir, jobs, replace, dry_run, verify, client_image, split_bytes, phase,
+            source, target, workdir, jobs, (replace, replace_migrated), dry_run, verify, client_image,
+            split_bytes, phase,
             on_table,
         )  # fmt: skip
 
@@ -202,7 +231,7 @@ def _migrate(
     target: Endpoint,
     workdir: Path,
     jobs: int,
-    replace: bool,
+    replace: tuple[bool, bool],
     dry_run: bool,
     verify: bool,
     client_image: str,
@@ -212,7 +241,7 @@ def _migrate(
 ) -> Summary:
     clock = datetime.now(UTC)
     phase("preflight")
-    pre, client = preflight(source, target, workdir, client_image, replace)
+    pre, client = preflight(source, target, workdir, client_image, *replace)
     summary = Summary(pre, started=clock.isoformat())
     stamp = clock.strftime("%Y%m%dT%H%M%SZ")
     # The schema is dumped once, in the snapshot the copy and the verification read; the target

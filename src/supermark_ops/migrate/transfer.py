@@ -97,7 +97,7 @@ def _pipe(client: Client, producer: Side, consumer: Side, stop: threading.Event)
 def dump_schema(client: Client, source: Endpoint, snapshot: Snapshot, path: Path) -> None:
     """The schema once (one catalog read), as the snapshot sees it: rehearsed in the preflight,
     its pre-data part restored before the data, its post-data part after."""
-    with files.atomic_write(path) as out:
+    with files.atomic_write(path, mode=0o600) as out:
         client.dump(
             source,
             out,
