@@ -1,6 +1,6 @@
 """Keep a real run's ansible-runner events as a test fixture (a development tool).
 
-    python tools/record_events.py .state/runs/<run>/artifacts/<ident> tests/fixtures/console/<name>.jsonl [TASK]
+    python tools/record_events.py .state/runs/<run>/artifacts/<ident> tests/fixtures/console/<f>.jsonl [TASK]
 
 The events are kept as ansible-runner wrote them (job_events/<counter>-<uuid>.json), one per
 line in counter order; only the checkout's path is replaced by <project>, so the fixture
