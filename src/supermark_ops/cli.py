@@ -14,6 +14,7 @@ from pathlib import Path
 
 from supermark_ops import __version__, http, results
 from supermark_ops.backup.cli import add_parser as add_backup
+from supermark_ops.console.cli import add_parser as add_console
 from supermark_ops.documents.cli import add_parser as add_documents
 from supermark_ops.external.cli import add_parser as add_check
 from supermark_ops.migrate.cli import add_parser as add_migrate
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_console(sub)
     add_monitor(sub)
     add_migrate(sub)
     add_documents(sub.choices["migrate"])  # `migrate documents`: the files, after the database
@@ -66,6 +68,7 @@ def _logging(log_file: Path | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
