@@ -248,7 +248,7 @@ def profile(server: PostgresServer, src: Endpoint, work: Path, jobs: int) -> lis
     container = PostgresContainer(
         IMAGE,
         "bench-target-password",
-        (*stack_settings(), "-c", "log_min_duration_statement=0", "-c", "log_line_prefix=%m [%p] "),
+        (*stack_settings(), "-c", "log_min_duration_statement=0", "-c", "log_line_prefix=%m [%p] %d "),
     )
     dst = parse(container.start(), what="target")
     marks: list[tuple[str, float, float, float, float]] = []
@@ -262,9 +262,16 @@ def profile(server: PostgresServer, src: Endpoint, work: Path, jobs: int) -> lis
         summary = migrate(src, dst, work / "profile", jobs=jobs, phase=mark)
         mark("end")
         logs = subprocess.run(["docker", "logs", container.name], capture_output=True, text=True)
-        statements = re.findall(
-            r"duration: ([\d.]+) ms\s+statement: (.*?)(?=\n\S|\Z)", logs.stdout + logs.stderr, flags=re.S
-        )
+        # The target database's statements only (not the rehearsal's scratch database).
+        statements = [
+            (ms, statement)
+            for db, ms, statement in re.findall(
+                r"\] (\S*) LOG:  duration: ([\d.]+) ms\s+statement: (.*?)(?=\n\S|\Z)",
+                logs.stdout + logs.stderr,
+                flags=re.S,
+            )
+            if db == dst.dbname
+        ]
         sides, tables = {}, 0
         for name, endpoint in (("source", src), ("target", dst)):
             start = time.monotonic()
