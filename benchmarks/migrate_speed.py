@@ -371,16 +371,9 @@ def write(
         "",
         *profile_lines,
         "",
-        *FINDINGS,
     ]
     (ROOT / "docs/benchmarks/migrate.md").write_text("\n".join(lines))
     print("\n".join(lines))
-
-
-FINDINGS = [
-    "Findings: (written after the measurements; see the issue's discussion).",
-    "",
-]
 
 
 if __name__ == "__main__":
