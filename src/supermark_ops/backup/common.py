@@ -28,8 +28,8 @@ from supermark_ops.s3 import Bucket
 MIGRATION_WAIT_SECONDS = 6 * 3600
 
 # pg_dump -Z: what PostgreSQL 16 takes (a bare digit is a gzip level, the setting's old form).
-# zstd:3, the default, dumps in a fraction of gzip's time into a smaller file
-# (docs/benchmarks/backup.md); pg_restore reads any of them, so older gzip dumps still restore.
+# zstd, the default, dumps faster than gzip into a smaller file (docs/benchmarks/backup.md);
+# pg_restore reads any of them, so older gzip dumps still restore.
 _COMPRESSION = re.compile(r"none|[0-9]|gzip(:[1-9])?|lz4(:([1-9]|1[0-2]))?|zstd(:([1-9]|1[0-9]|2[0-2]))?")
 
 
