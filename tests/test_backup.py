@@ -241,6 +241,52 @@ def test_drill_restores_into_a_scratch_database_and_the_monitor_sees_it(
     assert checks.newest_backup(Path(cfg["directory"]), 26).status == "healthy"
 
 
+def archive_compression(pg: PostgresContainer, dump: Path) -> str:
+    """The compression pg_restore reads in the archive's header (gzip, zstd, lz4, none)."""
+    with dump.open("rb") as f:
+        listing = subprocess.run(
+            ["docker", "exec", "-i", pg.name, "pg_restore", "--list"],
+            stdin=f,
+            capture_output=True,
+            check=True,
+        )
+    return next(
+        line.split(":", 1)[1].strip()
+        for line in listing.stdout.decode().splitlines()
+        if "Compression:" in line
+    )
+
+
+@pytest.mark.docker
+def test_new_dumps_are_zstd_and_an_older_gzip_dump_still_drills_and_restores(
+    cfg: dict[str, Any], pg: PostgresContainer
+) -> None:
+    # A backup as the earlier releases made it (gzip level 6, the role's old default) ...
+    old = backup(Setup.of(built({**cfg, "compress": "6"})), now=datetime.now(UTC) - timedelta(days=1))
+    assert archive_compression(pg, Path(cfg["directory"]) / f"{old['backup']}.dump") == "gzip"
+    before = pg.sql(FINGERPRINT)
+    # ... is drilled and restored by today's code, with today's default configuration.
+    assert "compress" not in cfg
+    drill = run_drill(built(cfg))
+    assert drill["ok"] and drill["backup"] == old["backup"], drill
+    pg.sql('DELETE FROM "Document" WHERE id % 2 = 0')
+    assert run_restore(built(cfg), name=old["backup"])["ok"]
+    assert pg.sql(FINGERPRINT) == before
+    # Today's backups are zstd (the restore above took one first, of the state it replaced).
+    new = run_backup(built(cfg))
+    assert new["ok"], new
+    assert archive_compression(pg, Path(cfg["directory"]) / f"{new['backup']}.dump") == "zstd"
+    assert run_drill(built(cfg))["ok"]
+
+
+@pytest.mark.parametrize("bad", ["zstd:23", "brotli", "gzip:0", "10", "lz4:13", "zstd:-1", "6 --file=x"])
+def test_a_compression_pg_dump_would_refuse_is_refused_before_any_dump(tmp_path: Path, bad: str) -> None:
+    data = {"directory": str(tmp_path), "postgres": {"user": "u", "database": "d"}, "compress": bad}
+    with pytest.raises(OpsError, match="is not a pg_dump compression"):
+        Setup.of(built(data))
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- retention -----------------------------------------------------------------------
 
 

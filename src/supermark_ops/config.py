@@ -124,7 +124,7 @@ class BackupConfig:
     # The key that signs manifests (HMAC-SHA256); a restore refuses a manifest it did not sign.
     signing_key_file: Path | None = None
     state_dir: Path = STATE_DIR
-    compress: int = 6
+    compress: str = "zstd:3"  # pg_dump -Z (checked by backup.common.compression)
     documents: BucketSettings | None = None
     offsite: Offsite | None = None
     keep: Keep = field(default_factory=Keep)
