@@ -6,6 +6,7 @@ tests/fixtures/console/README.md), not written by hand.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from supermark_ops.console import closing, runner
-from supermark_ops.console.cli import render
+from supermark_ops.console.cli import add_parser, render
 from supermark_ops.console.failures import hint_name
 from supermark_ops.console.progress import Tracker
 
@@ -184,3 +185,37 @@ def test_the_estimate_comes_from_the_last_successful_run_alike(
 def test_no_checkout_is_said_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(runner.ConsoleError, match="not a supermark-ops checkout"):
         runner.project_root(str(tmp_path))
+
+
+SECRET = "vault_supermark_resend_api_key=re_TOPSECRET"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        ["-e", SECRET],
+        [f"-e{SECRET}"],
+        ["-ve", SECRET],
+        [f"-ve{SECRET}"],
+        ["--extra-vars", SECRET],
+        [f"--extra-vars={SECRET}"],
+        [f"--extra={SECRET}"],
+        ["--extra", SECRET],
+        [f"--e={SECRET}"],
+    ],
+)
+def test_extra_vars_are_hidden_in_every_form_the_console_takes(form: list[str]) -> None:
+    """The console's own parser takes each form as extra variables; the record (console.json, the
+    artifacts' command file, the "Next:" line) keeps none of their values."""
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="cmd"))
+    argv = ["status", "-i", "inventory/example", *form, "--json"]
+    assert parser.parse_args(argv).extra_vars == [SECRET]  # a form the console really takes
+    recorded = runner.redact_args(argv)
+    assert "re_TOPSECRET" not in " ".join(recorded), recorded
+    assert recorded[:3] == ["status", "-i", "inventory/example"] and recorded[-1] == "--json"
+
+
+def test_other_arguments_are_kept_as_given() -> None:
+    argv = ["deploy", "-iexample.yml", "--tags", "stack", "-v", "--vault-password-file", "pw", "--check"]
+    assert runner.redact_args(argv) == argv

@@ -198,12 +198,13 @@ def test_gotenberg_health_and_conversion(gotenberg: str) -> None:
 # -- the command the role runs ------------------------------------------------------------
 
 
-def check(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def check(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "supermark_ops.cli", "check", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **env},
+        input=stdin,
         timeout=60,
     )
 
@@ -225,3 +226,24 @@ def test_cli_reads_secrets_from_the_environment(saas: str) -> None:
     )
     refused = check("trigger", "--api-url", saas, env={"TRIGGER_SECRET_KEY": "tr_prod_x"})
     assert refused.returncode == 1 and "(401)" in json.loads(refused.stdout)["reason"]
+
+
+def test_cli_reads_secrets_from_stdin_as_the_role_passes_them(saas: str) -> None:
+    """The supermark role's way (roles/supermark/tasks/services.yml): a JSON object on stdin, as
+    Ansible's `environment:` would put the values in the remote command line sudo logs."""
+    clean = {"TINYBIRD_TOKEN": "", "TINYBIRD_ADMIN_TOKEN": "", "TRIGGER_SECRET_KEY": ""}
+    good = check(
+        "tinybird", "--api-url", saas, "--secrets-stdin", env=clean,
+        stdin=json.dumps({"TINYBIRD_TOKEN": "p.app", "TINYBIRD_ADMIN_TOKEN": "p.admin"}),
+    )  # fmt: skip
+    assert good.returncode == 0 and json.loads(good.stdout)["ok"] is True, good.stderr
+    # The environment is not read with --secrets-stdin: a key only there counts as missing.
+    key_in_env = {"TRIGGER_SECRET_KEY": "tr_prod_good"}
+    only_env = check("trigger", "--api-url", saas, "--secrets-stdin", env=key_in_env, stdin="{}")
+    assert only_env.returncode == 2
+    assert "set TRIGGER_SECRET_KEY in the JSON on standard input" in only_env.stderr
+    bad_key = '{"TRIGGER_SECRET_KEY": "tr_prod_x"}'
+    refused = check("trigger", "--api-url", saas, "--secrets-stdin", env=clean, stdin=bad_key)
+    assert refused.returncode == 1 and "(401)" in json.loads(refused.stdout)["reason"]
+    garbage = check("trigger", "--api-url", saas, "--secrets-stdin", env=clean, stdin="TRIGGER_SECRET_KEY=x")
+    assert garbage.returncode != 0 and "standard input is not JSON" in garbage.stderr

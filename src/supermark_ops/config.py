@@ -124,7 +124,10 @@ class BackupConfig:
     # The key that signs manifests (HMAC-SHA256); a restore refuses a manifest it did not sign.
     signing_key_file: Path | None = None
     state_dir: Path = STATE_DIR
-    compress: str = "zstd:3"  # pg_dump -Z (checked by backup.common.compression)
+    # pg_dump -Z (checked by backup.common.compression). A whole number is a gzip level: the
+    # template before zstd wrote `compress: 6`, and a host keeps that file until role backup
+    # runs again, while ops_tools may already have installed this package (an upgrade).
+    compress: str = field(default="zstd:3", metadata={"number_as_string": True})
     documents: BucketSettings | None = None
     offsite: Offsite | None = None
     keep: Keep = field(default_factory=Keep)
@@ -306,7 +309,10 @@ def _build(kind: type, data: Mapping[Any, Any], source: str, prefix: str) -> Any
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{source}: {key} is missing")
             continue
-        values[f.name] = _convert(hints[f.name], data[f.name], source, key)
+        value = data[f.name]
+        if f.metadata.get("number_as_string") and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        values[f.name] = _convert(hints[f.name], value, source, key)
     return kind(**values)
 
 

@@ -267,10 +267,40 @@ def record(folder: Path, rec: Record, outcomes: Sequence[Outcome]) -> None:
     path.chmod(0o600)
 
 
+# Short options (ours and ansible-playbook's) whose value follows the letter: a cluster stops there.
+_SHORT_WITH_VALUE = set("ilutfcTM")
+
+
 def redact_args(args: Sequence[str]) -> list[str]:
-    """Arguments as recorded: -e values may carry secrets (a vault override), so they are not kept."""
-    out, hide = [], False
+    """Arguments as recorded: extra-vars values may carry secrets (a vault override), so they are
+    not kept, in every form argparse takes: `-e V`, `-eV`, `-ve V`, `--extra-vars V`,
+    `--extra-vars=V` and its abbreviations (`--extra=V`)."""
+    out: list[str] = []
+    hide = False
     for arg in args:
-        out.append("(hidden)" if hide else arg)
-        hide = arg in ("-e", "--extra-vars")
+        if hide:
+            out.append("(hidden)")
+            hide = False
+        elif arg.startswith("--"):
+            name, eq, _ = arg.partition("=")
+            if len(name) >= 3 and "--extra-vars".startswith(name):
+                out.append(f"{name}=(hidden)" if eq else arg)
+                hide = not eq
+            else:
+                out.append(arg)
+        elif arg.startswith("-") and len(arg) > 1:
+            cluster = arg[1:]
+            for at, letter in enumerate(cluster):
+                if letter == "e":
+                    value = cluster[at + 1 :]
+                    out.append(f"-{cluster[: at + 1]}(hidden)" if value else arg)
+                    hide = not value
+                    break
+                if letter in _SHORT_WITH_VALUE:
+                    out.append(arg)
+                    break
+            else:
+                out.append(arg)
+        else:
+            out.append(arg)
     return out

@@ -6,14 +6,17 @@ supermark role runs it on the host, where the app will connect from), or by an o
     supermark-ops check qstash --api-url URL      the token and both signing keys
     supermark-ops check gotenberg --url URL       /health, LibreOffice up
 
-Secrets come from the environment (never argv, which every user can read): TINYBIRD_TOKEN and
-TINYBIRD_ADMIN_TOKEN; TRIGGER_SECRET_KEY; QSTASH_TOKEN, QSTASH_CURRENT_SIGNING_KEY and
-QSTASH_NEXT_SIGNING_KEY: the names the app reads.
+Secrets come from the environment or, with --secrets-stdin, from a JSON object on standard
+input (never argv, which every user can read): TINYBIRD_TOKEN and TINYBIRD_ADMIN_TOKEN;
+TRIGGER_SECRET_KEY; QSTASH_TOKEN, QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY: the
+names the app reads. The supermark role uses stdin: Ansible's `environment:` puts each value in
+the remote command line, which sudo logs and `ps` shows.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any
@@ -46,16 +49,37 @@ def add_parser(sub: Any) -> None:
     for one in services.choices.values():
         one.add_argument("--timeout", type=float, default=10, help="seconds per step (default 10)")
         one.add_argument("--ca-file", default="", help="a CA bundle to trust for HTTPS (a private CA)")
+        one.add_argument(
+            "--secrets-stdin",
+            action="store_true",
+            help="read the secrets as a JSON object on standard input ({NAME: value}), not the environment",
+        )
     check.set_defaults(handler=check_command)
 
 
+def _secrets(args: argparse.Namespace) -> dict[str, str]:
+    if not args.secrets_stdin:
+        return {name: os.environ.get(name, "") for name in SECRETS[args.service]}
+    try:
+        given = json.loads(sys.stdin.read() or "{}")
+    except json.JSONDecodeError as exc:
+        raise SystemExit(
+            f"supermark-ops check {args.service}: standard input is not JSON ({exc.msg})"
+        ) from None
+    if not isinstance(given, dict):
+        raise SystemExit(f"supermark-ops check {args.service}: standard input must be a JSON object")
+    return {name: str(given.get(name) or "") for name in SECRETS[args.service]}
+
+
 def check_command(args: argparse.Namespace) -> int:
-    missing = [name for name in SECRETS[args.service] if not os.environ.get(name)]
+    env = _secrets(args)
+    missing = [name for name in SECRETS[args.service] if not env[name]]
     if missing:
         names = ", ".join(missing)
-        print(f"supermark-ops check {args.service}: set {names} in the environment", file=sys.stderr)
+        where = "the JSON on standard input" if args.secrets_stdin else "the environment"
+        print(f"supermark-ops check {args.service}: set {names} in {where}", file=sys.stderr)
         return 2
-    env, t, verify = os.environ, args.timeout, http.verify(args.ca_file)
+    t, verify = args.timeout, http.verify(args.ca_file)
     if args.service == "tinybird":
         problem = checks.tinybird_scopes(
             args.api_url, env["TINYBIRD_TOKEN"], env["TINYBIRD_ADMIN_TOKEN"], t, verify
