@@ -10,7 +10,7 @@ import re
 import shlex
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,7 @@ class Playbook:
     path: str
     tags: set[str] = field(default_factory=set)
     extra_vars: set[str] = field(default_factory=set)
+    inventory: str = ""  # -i, or how the command finds its hosts itself
 
 
 # ansible-playbook's options the runbooks use: the ones taking a value, and flags.
@@ -51,6 +52,7 @@ def playbook_call(argv: list[str], default: str = "") -> list[Playbook]:
     """ansible-playbook's argv: its playbooks, with the tags and -e variable names asked of each."""
     tags: set[str] = set()
     names: set[str] = set()
+    inventory = ""
     paths: list[str] = [default] if default else []
     args = iter(argv)
     for arg in args:
@@ -58,6 +60,7 @@ def playbook_call(argv: list[str], default: str = "") -> list[Playbook]:
             value = next(args)
             if arg == "-i":
                 assert (ROOT / value).exists() or value == GENERATED, f"inventory {value} does not exist"
+                inventory = value
             elif arg == "--tags":
                 tags |= set(value.split(","))
             elif value.startswith("{"):
@@ -69,7 +72,7 @@ def playbook_call(argv: list[str], default: str = "") -> list[Playbook]:
         else:
             paths.append(arg)
     assert paths, "no playbook"
-    return [Playbook(p, set(tags), set(names)) for p in paths]
+    return [Playbook(p, set(tags), set(names), inventory) for p in paths]
 
 
 def check_command(argv: list[str]) -> list[Playbook]:
@@ -81,7 +84,8 @@ def check_command(argv: list[str]) -> list[Playbook]:
         return playbook_call(args)
     if program == "scripts/site.sh":  # runs ansible-playbook site.yml with its arguments
         assert (ROOT / program).is_file()
-        return playbook_call(args, default="site.yml")
+        # It picks its inventory itself: the droplets by tag with a token, else the local test host.
+        return [replace(call, inventory=program) for call in playbook_call(args, default="site.yml")]
     if program == "supermark-ops":
         try:
             build_parser().parse_args(args)
@@ -133,6 +137,11 @@ def listed_tags(paths: list[str]) -> dict[str, set[str]]:
     return tags
 
 
+def targets_hosts(playbook: Path) -> bool:
+    """A playbook with a play on hosts other than the control machine's localhost."""
+    return any(play.get("hosts", "localhost") != "localhost" for play in yaml.safe_load(playbook.read_text()))
+
+
 def test_there_are_runbooks_with_commands() -> None:
     names = {p.name for p in RUNBOOKS}
     for one in (
@@ -167,6 +176,8 @@ def test_every_runbook_command_exists_with_the_options_shown() -> None:
         assert not unknown_tags, f"{runbook}: {call.path} has no tag {sorted(unknown_tags)}"
         unknown_vars = call.extra_vars - documented_variables(ROOT / call.path)
         assert not unknown_vars, f"{runbook}: {call.path} documents no variable {sorted(unknown_vars)}"
+        # Without -i, ansible.cfg's inventory is the local test host: the command would miss the droplet.
+        assert call.inventory or not targets_hosts(ROOT / call.path), f"{runbook}: {call.path} needs -i"
 
 
 # The checks can fail: each of these is refused.
@@ -175,6 +186,7 @@ def test_every_runbook_command_exists_with_the_options_shown() -> None:
     [
         "ansible-playbook playbooks/nowhere.yml",
         "ansible-playbook playbooks/deploy.yml --force-handlers",
+        "ansible-playbook -i inventory/nowhere.yml playbooks/status.yml",
         "supermark-ops check tinybird --scope ADMIN",
         "supermark-ops backup restore --yes --newest",
         "cp group_vars/all/vault.yml.missing group_vars/all/vault.yml",
@@ -190,6 +202,13 @@ def test_a_wrong_command_is_refused(line: str) -> None:
 def test_the_generated_inventory_is_where_provisioning_writes_it() -> None:
     defaults = yaml.safe_load((ROOT / "roles/droplet/defaults/main.yml").read_text())
     assert defaults["droplet_inventory_file"].endswith("/../" + GENERATED)
+
+
+def test_a_host_playbook_without_an_inventory_is_found() -> None:
+    (call,) = check_command(shlex.split("ansible-playbook playbooks/restore.yml -e restore_confirm=true"))
+    assert not call.inventory and targets_hosts(ROOT / call.path)
+    (local,) = check_command(shlex.split("ansible-playbook playbooks/provision.yml"))
+    assert not targets_hosts(ROOT / local.path)
 
 
 def test_an_undocumented_variable_is_refused() -> None:
