@@ -73,7 +73,9 @@ def add_parser(sub: Any) -> None:
     destroy = sub.add_parser("destroy", help="delete the droplet and its resources (snapshot first)")
     destroy.add_argument("--confirm", required=True, metavar="DROPLET", help="the droplet's name, to confirm")
     destroy.add_argument(
-        "--delete-volume", action="store_true", help="delete the data volume too (a snapshot of it is taken first)"
+        "--delete-volume",
+        action="store_true",
+        help="delete the data volume too (a snapshot of it is taken first)",
     )
     _common(destroy)
     destroy.set_defaults(handler=console_command, verb="destroy")
