@@ -242,10 +242,15 @@ CASES: dict[str, tuple[dict[str, object], dict[str, str], str]] = {
         "supermark_webhooks_enabled is true but supermark_qstash_current_signing_key and "
         "supermark_qstash_next_signing_key are empty",
     ),
-    "a resend key with e-mail off is no way in": (
-        {"supermark_allow_no_sign_in": False, "vault_supermark_resend_api_key": "re_secret_value_123"},
+    "a resend key with e-mail off is refused, not dropped": (
+        {"vault_supermark_resend_api_key": "re_secret_value_123"},
         {},
-        "NOTE: email is off (supermark_email_enabled: false) although supermark_resend_api_key is set",
+        "supermark_email_enabled is false but supermark_resend_api_key is set",
+    ),
+    "a trigger key with jobs off is refused, not dropped": (
+        {"vault_supermark_trigger_secret_key": "tr_prod_value_123"},
+        {},
+        "supermark_jobs_enabled is false but supermark_trigger_secret_key is set",
     ),
     "no alert channel": (
         {"monitor_allow_no_alerts": False},
