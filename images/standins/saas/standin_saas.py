@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,7 @@ def _token(handler: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> str:
 # -- Tinybird's workspace: what `tb push` reads and writes ----------------------------------
 
 _LOCK = threading.Lock()
+_TABLES = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_]*)", re.I)
 _READ = {"ADMIN", "DATASOURCES:READ", "DATASOURCES:CREATE", "PIPES:READ", "PIPES:CREATE"}
 
 
@@ -142,12 +144,14 @@ class TinybirdWorkspace:
         old = self.find("pipes", name)
         if old and query.get("force", [""])[0] != "true":
             return 409, {"error": f'Pipe "{name}" already exists'}
+        # As Tinybird: each table a node reads is a datasource, an earlier node or another pipe.
         names = {ds["name"] for ds in self.world["tinybird_datasources"]}
+        known = names | {p["name"] for p in self.world["tinybird_pipes"]}
         for node in nodes:
-            used = [n for n in names if n in node["sql"]]
-            known = {x["name"] for x in nodes} | names
-            if not used and not any(x in node["sql"] for x in known):
-                return 400, {"error": f"Resource not found in node '{node.get('name')}': the SQL reads no Data Source of this workspace"}
+            for table in _TABLES.findall(node["sql"]):
+                if table not in known:
+                    return 400, {"error": f"Resource '{table}' not found (node '{node.get('name')}')"}
+            known.add(node.get("name", ""))
         pipe = {
             "id": old["id"] if old else self._id("t"),
             "name": name,
@@ -239,25 +243,48 @@ def handler_for(world: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
                     return self.tinybird_write(path, query, scopes)
                 if path == "/v0/tokens":
                     if not scopes & {"ADMIN", "TOKENS"}:
-                        return self._json(403, {"error": "Forbidden. Provided token doesn't have permissions "
-                                                         "to list tokens, it needs ADMIN or TOKENS"})
+                        return self._json(
+                            403,
+                            {
+                                "error": "Forbidden. Provided token doesn't have permissions "
+                                "to list tokens, it needs ADMIN or TOKENS"
+                            },
+                        )
                     return self._json(200, {"tokens": tokens})
                 if path == "/v0/workspace":
                     if "ADMIN" not in scopes:
-                        return self._json(403, {"error": "Forbidden. Workspace information needs an ADMIN token"})
-                    return self._json(200, {"id": "w_standin", "name": "supermark", "is_branch": False,
-                                            "releases": [], "can_manage_datasources": True})
+                        return self._json(
+                            403, {"error": "Forbidden. Workspace information needs an ADMIN token"}
+                        )
+                    return self._json(
+                        200,
+                        {
+                            "id": "w_standin",
+                            "name": "supermark",
+                            "is_branch": False,
+                            "releases": [],
+                            "can_manage_datasources": True,
+                        },
+                    )
                 if not scopes & _READ:
-                    return self._json(403, {"error": "Forbidden. Provided token doesn't have permissions "
-                                                     "to read datasources or pipes"})
+                    return self._json(
+                        403,
+                        {
+                            "error": "Forbidden. Provided token doesn't have permissions "
+                            "to read datasources or pipes"
+                        },
+                    )
                 if path == "/v0/datasources":
                     return self._json(200, {"datasources": world["tinybird_datasources"]})
                 if path == "/v0/pipes":
                     return self._json(200, {"pipes": world["tinybird_pipes"]})
-                for prefix, kind in (("/v0/datasources/", "datasources"), ("/v0/pipes/", "pipes"),
-                                     ("/v1/pipes/", "pipes")):
-                    if path.startswith(prefix) and "/" not in path[len(prefix):]:
-                        name = path[len(prefix):]
+                for prefix, kind in (
+                    ("/v0/datasources/", "datasources"),
+                    ("/v0/pipes/", "pipes"),
+                    ("/v1/pipes/", "pipes"),
+                ):
+                    if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+                        name = path[len(prefix) :]
                         suffix = ".datasource" if kind == "datasources" else ".pipe"
                         found = workspace.find(kind, name.removesuffix(suffix))
                         if found is None:
@@ -272,11 +299,18 @@ def handler_for(world: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
             raw = self._body()
             kind = "DATASOURCES" if path.startswith("/v0/datasources") else "PIPES"
             if not scopes & {"ADMIN", f"{kind}:CREATE"}:
-                return self._json(403, {"error": f"Forbidden. Provided token doesn't have permissions to create "
-                                                 f"{kind.lower()}, it needs ADMIN or {kind}:CREATE"})
+                return self._json(
+                    403,
+                    {
+                        "error": f"Forbidden. Provided token doesn't have permissions to create "
+                        f"{kind.lower()}, it needs ADMIN or {kind}:CREATE"
+                    },
+                )
             if path == "/v0/datasources":
                 form = {k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
-                return self._json(*workspace.create_datasource({**{k: v[0] for k, v in query.items()}, **form}))
+                return self._json(
+                    *workspace.create_datasource({**{k: v[0] for k, v in query.items()}, **form})
+                )
             if path == "/v0/pipes":
                 try:
                     body = json.loads(raw or b"{}")

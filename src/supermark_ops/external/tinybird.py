@@ -24,7 +24,9 @@ import requests
 
 # The flags of every push: only what differs, pipes replaced, no replay of production requests.
 PUSH = ["push", "--only-changes", "--force", "--no-check", "--yes"]
-PROCESSING = re.compile(r"^\*\* Processing \S*?(datasources|endpoints|pipes)/([^/\s]+)\.(datasource|pipe)\s*$")
+PROCESSING = re.compile(
+    r"^\*\* Processing \S*?(datasources|endpoints|pipes)/([^/\s]+)\.(datasource|pipe)\s*$"
+)
 ADMIN_FIX = (
     "supermark_tinybird_admin_token must be the workspace's admin token (the ADMIN scope: Tinybird's "
     "UI, Tokens, 'admin <your e-mail>' or 'Workspace admin token') of the workspace in the region of "
@@ -66,15 +68,21 @@ def remote_datasources(api_url: str, token: str, timeout: float, verify: str | b
     except requests.RequestException as exc:
         raise TinybirdPushError(f"Tinybird did not answer at {url}: {type(exc).__name__}: {exc}") from None
     if resp.status_code in (401, 403):
-        raise TinybirdPushError(f"Tinybird refused the admin token ({resp.status_code}) at {url}: {ADMIN_FIX}")
+        raise TinybirdPushError(
+            f"Tinybird refused the admin token ({resp.status_code}) at {url}: {ADMIN_FIX}"
+        )
     try:
         listed = resp.json()["datasources"]
         return {str(ds["name"]) for ds in listed}
     except (ValueError, KeyError, TypeError):
-        raise TinybirdPushError(f"Tinybird answered {resp.status_code} at {url} without a datasource list") from None
+        raise TinybirdPushError(
+            f"Tinybird answered {resp.status_code} at {url} without a datasource list"
+        ) from None
 
 
-def _run_tb(tb: Path, args: list[str], cwd: Path, api_url: str, token: str, timeout: float) -> str:
+def _run_tb(
+    tb: Path, args: list[str], cwd: Path, api_url: str, token: str, timeout: float, verify: str | bool
+) -> str:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(cwd),  # the CLI keeps nothing of ours in the operator's home
@@ -84,20 +92,26 @@ def _run_tb(tb: Path, args: list[str], cwd: Path, api_url: str, token: str, time
         "TB_CLI_TELEMETRY_OPTOUT": "1",
         "LC_ALL": "C.UTF-8",
     }
-    if os.environ.get("REQUESTS_CA_BUNDLE"):
-        env["REQUESTS_CA_BUNDLE"] = os.environ["REQUESTS_CA_BUNDLE"]
+    if isinstance(verify, str):  # a private CA: the CLI's requests trusts it through this
+        env["REQUESTS_CA_BUNDLE"] = verify
+    elif verify is False:
+        env["TB_DISABLE_SSL_CHECKS"] = "1"
     try:
         proc = subprocess.run(
             [str(tb), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
         )
     except FileNotFoundError:
-        raise TinybirdPushError(f"The Tinybird CLI is not at {tb}: run playbooks/tinybird.yml (it installs it)") from None
+        raise TinybirdPushError(
+            f"The Tinybird CLI is not at {tb}: run playbooks/tinybird.yml (it installs it)"
+        ) from None
     except subprocess.TimeoutExpired:
         raise TinybirdPushError(f"tb {args[0]} did not finish in {timeout:.0f} s against {api_url}") from None
     output = (proc.stdout + proc.stderr).replace(token, "<token>")
     if proc.returncode != 0:
         if "Forbidden" in output or "invalid authentication token" in output:
-            raise TinybirdPushError(f"Tinybird refused the admin token during tb push at {api_url}: {ADMIN_FIX}")
+            raise TinybirdPushError(
+                f"Tinybird refused the admin token during tb push at {api_url}: {ADMIN_FIX}"
+            )
         lines = [line.strip() for line in output.splitlines() if line.strip()]
         raise TinybirdPushError(f"tb {' '.join(args)} failed ({proc.returncode}): {' | '.join(lines[-4:])}")
     return output
@@ -125,21 +139,23 @@ def push(
 ) -> PushResult:
     """Push what differs in `project` to the workspace of `token`; what was (or, dry, would be) pushed."""
     if not token:
-        raise TinybirdPushError("No admin token: set supermark_tinybird_admin_token (vault_supermark_tinybird_admin_token)")
+        raise TinybirdPushError(
+            "No admin token: set supermark_tinybird_admin_token (vault_supermark_tinybird_admin_token)"
+        )
     project_files(project)
     existing = remote_datasources(api_url, token, min(timeout, 30), verify)
     with tempfile.TemporaryDirectory(prefix="tinybird-push-") as tmp:
         # A copy: the CLI writes its comparison (.diff_tmp) into the folder it pushes from.
         work = Path(tmp) / "project"
         shutil.copytree(project, work, ignore=shutil.ignore_patterns(".tinyb", ".diff_tmp"))
-        planned = to_push(_run_tb(tb, [*PUSH, "--dry-run"], work, api_url, token, timeout))
+        planned = to_push(_run_tb(tb, [*PUSH, "--dry-run"], work, api_url, token, timeout, verify))
         differing = sorted(name for kind, name in planned if kind == "datasource" and name in existing)
         if differing:
             raise TinybirdPushError(
                 f"The datasource {', '.join(differing)} exists in the workspace with another definition than "
-                f"{project}: it holds the app's events, so it is not altered by a push. Change it in Tinybird by "
-                "hand (or give the new definition a new name), then run playbooks/tinybird.yml again; nothing "
-                "was pushed"
+                f"{project}: it holds the app's events, so it is not altered by a push. Change it in "
+                "Tinybird by hand (or give the new definition a new name), then run playbooks/tinybird.yml "
+                "again; nothing was pushed"
             )
         result = PushResult(
             datasources=[name for kind, name in planned if kind == "datasource"],
@@ -148,5 +164,5 @@ def push(
         if dry_run or not result.changed:
             return result
         shutil.rmtree(work / ".diff_tmp", ignore_errors=True)
-        _run_tb(tb, PUSH, work, api_url, token, timeout)
+        _run_tb(tb, PUSH, work, api_url, token, timeout, verify)
     return result
