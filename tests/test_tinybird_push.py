@@ -137,7 +137,7 @@ def test_a_changed_pipe_is_pushed_again_and_a_changed_datasource_refused(
     pipe.write_text(pipe.read_text().replace("count() AS pages", "count() AS page_count"))
     before_refusal = held(world), len(writes(world))
     with pytest.raises(
-        TinybirdPushError, match="The datasource page_views exists in the workspace with another"
+        TinybirdPushError, match=r"another definition than in .*: page_views\. They hold the app"
     ):
         push(project, url, "p.admin", tb)
     assert (held(world), len(writes(world))) == before_refusal
@@ -210,6 +210,11 @@ def test_the_playbook_pushes_once_then_changes_nothing(
         "supermark_source_cache": str(tmp_path / "cache"),
         "tinybird_workdir": str(tmp_path / "export"),
     }
+    # --check: the dry run says what would be pushed, and nothing is written.
+    check = playbook("--check", "-e", json.dumps(extra))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert recap_changed(check.stdout) == 1 and writes(world) == []
+
     first = playbook("-e", json.dumps(extra))
     assert first.returncode == 0, first.stdout + first.stderr
     assert recap_changed(first.stdout) == 1  # the push (the CLI was installed by the fixture)
@@ -222,9 +227,6 @@ def test_the_playbook_pushes_once_then_changes_nothing(
     assert second.returncode == 0, second.stdout + second.stderr
     assert recap_changed(second.stdout) == 0
     assert len(writes(world)) == count
-
-    check = playbook("--check", "-e", json.dumps(extra))
-    assert check.returncode == 0 and recap_changed(check.stdout) == 0
 
     off = playbook("-e", json.dumps({**extra, "supermark_analytics_enabled": False}))
     assert off.returncode != 0 and "Analytics is off: set supermark_analytics_enabled" in off.stdout

@@ -152,10 +152,10 @@ def push(
         differing = sorted(name for kind, name in planned if kind == "datasource" and name in existing)
         if differing:
             raise TinybirdPushError(
-                f"The datasource {', '.join(differing)} exists in the workspace with another definition than "
-                f"{project}: it holds the app's events, so it is not altered by a push. Change it in "
-                "Tinybird by hand (or give the new definition a new name), then run playbooks/tinybird.yml "
-                "again; nothing was pushed"
+                f"Datasources exist in the workspace with another definition than in {project}: "
+                f"{', '.join(differing)}. They hold the app's events, so a push does not alter them: change "
+                "them in Tinybird by hand (or give the new definition a new name), then run "
+                "playbooks/tinybird.yml again. Nothing was pushed"
             )
         result = PushResult(
             datasources=[name for kind, name in planned if kind == "datasource"],
