@@ -5,6 +5,7 @@ that reached it; and the playbook itself, twice, from a git repository of the st
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -56,7 +57,7 @@ def tb() -> Path:
 @pytest.fixture()
 def workspace() -> Iterator[tuple[str, dict[str, Any]]]:
     """An empty Tinybird workspace (the stand-in), and its world to look at."""
-    world: dict[str, Any] = {"tinybird_tokens": TOKENS}
+    world: dict[str, Any] = {"tinybird_tokens": copy.deepcopy(TOKENS)}
     server = saas_server(world)
     yield f"http://127.0.0.1:{server.server_address[1]}", world
     server.shutdown()
@@ -91,11 +92,20 @@ def test_first_push_creates_everything_and_a_second_writes_nothing(
     (sql,) = now["endpoints"]["get_total_document_duration"]
     assert "FROM page_views" in sql and "sum(duration)" in sql
     assert len(now["endpoints"]["get_click_events_by_view"]) == 1
-    assert len(writes(world)) == 6  # 2 datasources, 2 pipes, 2 endpoints published
+    # The datafiles' TOKEN lines: one token that may append to each datasource and read each endpoint.
+    (app,) = [t for t in world["tinybird_tokens"] if t["name"] == "supermark_app"]
+    assert sorted((s["type"], s["resource"]) for s in app["scopes"]) == [
+        ("DATASOURCES:APPEND", "click_events"),
+        ("DATASOURCES:APPEND", "page_views"),
+        ("PIPES:READ", "get_click_events_by_view"),
+        ("PIPES:READ", "get_total_document_duration"),
+    ]
+    # 2 datasources, 2 pipes, 2 endpoints published, the token created and given each scope.
+    assert len(writes(world)) == 10
 
     second = push(PROJECT, url, "p.admin", tb)
     assert not second.changed and second.datasources == [] and second.pipes == []
-    assert len(writes(world)) == 6
+    assert len(writes(world)) == 10
     assert held(world) == now
 
 
@@ -124,6 +134,7 @@ def test_a_changed_pipe_is_pushed_again_and_a_changed_datasource_refused(
     assert writes(world)[before:] == [
         "POST /v0/pipes",
         f"POST /v0/pipes/get_total_document_duration/nodes/{endpoint}/endpoint",
+        "PUT /v0/tokens/supermark_app",
     ]
 
     # A datasource holds the events: one whose definition changed is refused, nothing is pushed.

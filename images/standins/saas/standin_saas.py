@@ -10,7 +10,8 @@ checks there:
                 GET /v0/pipes/NAME, GET /v1/pipes/NAME.pipe (404 for one that does not exist),
                 POST /v0/datasources (create; an existing name is refused, 400),
                 POST /v0/pipes (create; an existing pipe only with force=true, replaced whole),
-                POST /v0/pipes/NAME/nodes/ID/endpoint (publish the node). Writes need ADMIN or the
+                POST /v0/pipes/NAME/nodes/ID/endpoint (publish the node), POST /v0/tokens and
+                PUT /v0/tokens/NAME (a datafile's TOKEN line; ADMIN or TOKENS). Writes need ADMIN or the
                 resource's :CREATE scope, reads ADMIN or a READ/CREATE scope; else 403.
   Trigger.dev   GET /api/v1/runs        a known secret key (Bearer tr_...), else 401
   QStash        GET /v2/keys            a known token, else 401: the current and next signing keys
@@ -46,6 +47,8 @@ def _token(handler: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> str:
 
 _LOCK = threading.Lock()
 _TABLES = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_]*)", re.I)
+_SCOPES = {"DATASOURCES:READ", "DATASOURCES:APPEND", "DATASOURCES:CREATE", "DATASOURCES:DROP",
+           "PIPES:READ", "PIPES:CREATE", "PIPES:DROP", "TOKENS", "ADMIN"}
 _READ = {"ADMIN", "DATASOURCES:READ", "DATASOURCES:CREATE", "PIPES:READ", "PIPES:CREATE"}
 
 
@@ -65,9 +68,19 @@ def _split_columns(schema: str) -> list[str]:
     return [c for c in columns if c and not c.startswith("#")]
 
 
-def _datasource_file(ds: dict[str, Any]) -> str:
+def _token_lines(tokens: list[dict[str, Any]], scope: str, resource: str) -> str:
+    """TOKEN "name" READ|APPEND: each token holding `scope` on this resource, as datafiles show them."""
+    names = [
+        t["name"]
+        for t in tokens
+        if any(s.get("type") == scope and s.get("resource") == resource for s in t.get("scopes", []))
+    ]
+    return "".join(f'TOKEN "{name}" {scope.split(":")[1]}\n' for name in names) + ("\n" if names else "")
+
+
+def _datasource_file(ds: dict[str, Any], tokens: list[dict[str, Any]]) -> str:
     """The datafile Tinybird serves for a datasource (GET /v0/datasources/NAME.datasource)."""
-    text = ""
+    text = _token_lines(tokens, "DATASOURCES:APPEND", ds["name"])
     if ds.get("description"):
         text += "DESCRIPTION >\n    " + ds["description"].strip().replace("\n", "\n    ") + "\n\n"
     text += "SCHEMA >\n    " + ",\n    ".join(ds["columns"]) + "\n\n"
@@ -78,9 +91,9 @@ def _datasource_file(ds: dict[str, Any]) -> str:
     return text
 
 
-def _pipe_file(pipe: dict[str, Any]) -> str:
+def _pipe_file(pipe: dict[str, Any], tokens: list[dict[str, Any]]) -> str:
     """The datafile Tinybird serves for a pipe (GET /v1/pipes/NAME.pipe)."""
-    text = ""
+    text = _token_lines(tokens, "PIPES:READ", pipe["name"])
     if pipe.get("description"):
         text += "DESCRIPTION >\n    " + pipe["description"].strip().replace("\n", "\n    ") + "\n\n"
     for node in pipe["nodes"]:
@@ -102,6 +115,10 @@ class TinybirdWorkspace:
         world.setdefault("tinybird_datasources", [])
         world.setdefault("tinybird_pipes", [])
         world.setdefault("tinybird_requests", [])
+
+    def has(self, scope: str, name: str) -> bool:
+        """A scope's resource (DATASOURCES:APPEND:page_views, PIPES:READ:a_pipe) exists."""
+        return self.find("datasources" if scope.startswith("DATASOURCES") else "pipes", name) is not None
 
     def find(self, kind: str, name: str) -> dict[str, Any] | None:
         return next((x for x in self.world[f"tinybird_{kind}"] if name in (x["name"], x.get("id"))), None)
@@ -224,10 +241,16 @@ def handler_for(world: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
             self._json(404, {"error": "not found"})
 
         def do_POST(self) -> None:
+            self.write("POST")
+
+        def do_PUT(self) -> None:
+            self.write("PUT")
+
+        def write(self, method: str) -> None:
             url = urlsplit(self.path)
             query = parse_qs(url.query)
             if url.path.startswith(("/v0/", "/v1/")):
-                return self.tinybird("POST", url.path, query, _token(self, query))
+                return self.tinybird(method, url.path, query, _token(self, query))
             self._json(404, {"error": "not found"})
 
         def tinybird(self, method: str, path: str, query: dict[str, list[str]], token: str) -> None:
@@ -239,6 +262,8 @@ def handler_for(world: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
                     return self._json(403, {"error": "invalid authentication token. Token doesn't exist"})
                 scopes = {s.get("type") for s in entry.get("scopes", [])}
                 path = path.rstrip("/")
+                if method in ("POST", "PUT") and path.startswith("/v0/tokens"):
+                    return self.tinybird_tokens(path, query, scopes)
                 if method == "POST":
                     return self.tinybird_write(path, query, scopes)
                 if path == "/v0/tokens":
@@ -291,9 +316,39 @@ def handler_for(world: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
                             return self._json(404, {"error": f'"{name}" does not exist'})
                         if name.endswith(suffix):
                             render = _datasource_file if kind == "datasources" else _pipe_file
-                            return self._send(200, render(found).encode(), "text/plain")
+                            return self._send(200, render(found, tokens).encode(), "text/plain")
                         return self._json(200, found)
                 self._json(404, {"error": "not found"})
+
+        def tinybird_tokens(self, path: str, query: dict[str, list[str]], scopes: set[str]) -> None:
+            """POST /v0/tokens?name=&scope=TYPE:resource... creates a token, PUT /v0/tokens/NAME?scope=...
+            sets a token's scopes (what `TOKEN "name" APPEND|READ` in a datafile makes tb push do)."""
+            raw = self._body().decode()
+            query = {**query, **parse_qs(raw)} if raw else query
+            if not scopes & {"ADMIN", "TOKENS"}:
+                return self._json(403, {"error": "Forbidden. Managing tokens needs ADMIN or TOKENS"})
+            wanted = []
+            for scope in query.get("scope", []):
+                parts = scope.split(":")
+                nested = parts[0] in ("DATASOURCES", "PIPES")
+                kind = ":".join(parts[:2]) if nested else parts[0]
+                resource = ":".join(parts[2:] if nested else parts[1:])
+                if kind not in _SCOPES or (resource and not workspace.has(kind, resource)):
+                    return self._json(400, {"error": f"Invalid scope '{scope}'"})
+                wanted.append({"type": kind, **({"resource": resource} if resource else {})})
+            tokens = world.setdefault("tinybird_tokens", [])
+            if path == "/v0/tokens":
+                name = query.get("name", [""])[0]
+                if not name or any(t["name"] == name for t in tokens):
+                    return self._json(400, {"error": f"A token named '{name}' exists already, or no name"})
+                token = {"name": name, "token": f"p.standin-{len(tokens)}-{name}", "scopes": wanted}
+                tokens.append(token)
+                return self._json(200, token)
+            token = next((t for t in tokens if t["name"] == path.removeprefix("/v0/tokens/")), None)
+            if token is None:
+                return self._json(404, {"error": "Token not found"})
+            token["scopes"] = list({json.dumps(w, sort_keys=True): w for w in wanted}.values())
+            return self._json(200, token)
 
         def tinybird_write(self, path: str, query: dict[str, list[str]], scopes: set[str]) -> None:
             raw = self._body()
