@@ -149,6 +149,11 @@ def test_deploy_reaches_trigger_dev_then_a_current_version_deploys_nothing(
         ("GET", f"/api/v1/projects/{PROJECT}/envvars", "secret_key"),
     ], asked
     assert ("POST", "/api/v1/deployments", "secret_key") in asked
+    # The ffmpeg build extension's variables, synced to the environment before the build.
+    assert world["trigger_projects"][0]["envvars"]["prod"] == {
+        "FFMPEG_PATH": "/usr/bin/ffmpeg",
+        "FFPROBE_PATH": "/usr/bin/ffprobe",
+    }
     (deployment,) = world["trigger_deployments"]
     assert re.fullmatch(r"[0-9a-f]{32}", deployment["contentHash"]), deployment
     assert deployment["projectRef"] == PROJECT and deployment["env"] == "prod"
@@ -287,3 +292,42 @@ def test_the_playbook_refuses_when_jobs_are_off_or_the_token_is_missing(
     assert wrong_project.returncode != 0 and "supermark_trigger_project_ref" in wrong_project.stdout
     assert "has no project proj_someoneelse" in wrong_project.stdout, wrong_project.stdout
     assert not world.get("trigger_deployments")
+
+
+def test_a_cli_of_another_version_than_the_lock_is_refused(
+    project_root: Path, tmp_path: Path, saas: tuple[str, dict[str, Any]], cli: Path
+) -> None:
+    api, world = saas
+    source = tmp_path / "src"
+    shutil.copytree(project_root / "images/standins/app-src", source)
+    lock = json.loads((source / "package-lock.json").read_text())
+    lock["packages"]["node_modules/@trigger.dev/sdk"]["version"] = "4.0.4"
+    (source / "package-lock.json").write_text(json.dumps(lock))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "supermark_ops.cli",
+            "trigger",
+            "deploy",
+            "--source",
+            str(source),
+            "--cli",
+            str(cli / "node_modules/.bin/trigger"),
+            "--release",
+            "r1",
+            "--project-ref",
+            PROJECT,
+            "--api-url",
+            api,
+            "--record",
+            str(tmp_path / "record.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TRIGGER_ACCESS_TOKEN=PAT),
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    reason = json.loads(run.stdout)["reason"]
+    assert "CLI is 4.1.2" in reason and "set supermark_trigger_cli_version: 4.0.4" in reason, reason
+    assert not world.get("trigger_requests")  # stopped before the CLI ran

@@ -10,7 +10,8 @@ checks there:
                 GET /api/v2/whoami, GET /api/v1/projects/REF/ENV (a personal access token,
                 tr_pat_..., else 401; an unknown project 404), then with the environment's
                 secret key (else 401): GET /api/v1/projects/REF/envvars, POST /api/v1/deployments
-                (a new version each time, as the real one numbers them), GET and POST .../fail of
+                (a new version each time, as the real one numbers them), POST
+                /api/v1/projects/REF/envvars/ENV/import (a build extension's variables), GET and POST .../fail of
                 /api/v1/deployments/ID, GET /api/v1/remote-build-provider-status; and
                 GET /api/v1/projects/REF/ENV/workers/current (the deployed version, else 404)
   QStash        GET /v2/keys            a known token, else 401: the current and next signing keys
@@ -183,6 +184,14 @@ def _trigger(
         if m.group(1) != project["ref"]:
             return 404, {"error": "Project not found"}
         return 200, {"variables": project.get("envvars", {}).get(env, {})}
+    m = re.fullmatch(r"/api/v1/projects/([^/]+)/envvars/([^/]+)/import", path)
+    if m and method == "POST":  # a build extension's variables (ffmpeg's paths), synced before the build
+        if m.group(1) != project["ref"] or m.group(2) != env:
+            return 404, {"error": "Environment not found"}
+        if not isinstance(body, dict) or not isinstance(body.get("variables"), dict):
+            return 400, {"error": "Invalid request body"}
+        project.setdefault("envvars", {}).setdefault(env, {}).update(body["variables"])
+        return 200, {"success": True}
     if path == "/api/v1/deployments" and method == "POST":
         if not isinstance(body, dict) or not isinstance(body.get("contentHash"), str):
             return 400, {"error": "Invalid request body"}

@@ -16,6 +16,7 @@ The token goes to the CLI in its environment only, never in argv.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -119,6 +120,13 @@ def deploy(source: Path, cli: Path, target: Target, release: str, token: str, re
         raise TriggerDeployError(problem)
     if not (source / "trigger.config.ts").is_file():
         raise TriggerDeployError(f"{source} has no trigger.config.ts: is it Supermark's source?")
+    cli_version = _cli_version(cli)
+    sdk_version = _locked_sdk(source)
+    if cli_version != sdk_version:  # the CLI's own check is skipped (it rewrites package.json)
+        raise TriggerDeployError(
+            f"the trigger.dev CLI is {cli_version} but the source's package-lock.json pins @trigger.dev/sdk "
+            f"{sdk_version}: set supermark_trigger_cli_version: {sdk_version}"
+        )
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
@@ -141,10 +149,29 @@ def deploy(source: Path, cli: Path, target: Target, release: str, token: str, re
         api_url=target.api_url,
         project_ref=target.project_ref,
         env=target.env,
-        cli_version=CLI_VERSION,
+        cli_version=cli_version,
     )
     files.write_json(record, done)
     return done
+
+
+def _cli_version(cli: Path) -> str:
+    """The version of the CLI at `cli` (node_modules/.bin/trigger -> trigger.dev/dist/esm/index.js)."""
+    try:
+        package = json.loads((cli.resolve().parents[2] / "package.json").read_text())
+    except (OSError, ValueError, IndexError) as exc:
+        raise TriggerDeployError(f"{cli} is not an installed trigger.dev CLI ({exc})") from exc
+    return str(package.get("version", "?"))
+
+
+def _locked_sdk(source: Path) -> str:
+    """The @trigger.dev/sdk version the source's lock file pins ("" when it pins none)."""
+    try:
+        lock = json.loads((source / "package-lock.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise TriggerDeployError(f"{source}/package-lock.json cannot be read ({exc})") from exc
+    entry = lock.get("packages", {}).get("node_modules/@trigger.dev/sdk", {})
+    return str(entry.get("version", "")) if isinstance(entry, dict) else ""
 
 
 def _reason(output: str, target: Target) -> str:
