@@ -82,7 +82,7 @@ def saas() -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def run_playbook(
-    root: Path, tmp: Path, api: str, repo: Path, cli: Path, **extra: Any
+    root: Path, tmp: Path, api: str, repo: Path, cli: Path, *options: str, **extra: Any
 ) -> subprocess.CompletedProcess[str]:
     """playbooks/trigger.yml for a host run locally; the token in a 0600 vars file, not argv."""
     (tmp / "hosts.yml").write_text(
@@ -122,8 +122,14 @@ def run_playbook(
         str(root / "playbooks/trigger.yml"),
         "-e",
         f"@{secrets}",
+        *options,
     ]
     return subprocess.run(args, capture_output=True, text=True, cwd=root, env=env, timeout=900)
+
+
+def said(run: subprocess.CompletedProcess[str]) -> str:
+    """A run's output with Ansible's line wrapping undone, for messages."""
+    return " ".join((run.stdout + run.stderr).split())
 
 
 def changed(output: str) -> int:
@@ -140,7 +146,7 @@ def test_deploy_reaches_trigger_dev_then_a_current_version_deploys_nothing(
     # The real CLI logged in, found the project, bundled the tasks and started a deployment;
     # the remote build cannot be reached from here, so the deployment was marked failed.
     assert first.returncode != 0, out
-    assert "Trigger.dev's image build failed" in out and "api.depot.dev" in out, out
+    assert "Trigger.dev's image build failed" in said(first) and "api.depot.dev" in said(first), out
     asked = [(r["method"], r["path"], r["token"]) for r in world["trigger_requests"]]
     assert asked[:4] == [
         ("GET", f"/api/v1/projects/{PROJECT}/prod/workers/current", "pat"),  # ours: deployed already?
@@ -182,7 +188,7 @@ def test_deploy_reaches_trigger_dev_then_a_current_version_deploys_nothing(
     second = run_playbook(project_root, tmp_path, api, app_repo, fresh)
     assert second.returncode == 0, second.stdout + second.stderr
     assert changed(second.stdout) == 0, second.stdout
-    assert "nothing to deploy" in second.stdout
+    assert "nothing to deploy" in said(second)
     assert [r["path"] for r in world["trigger_requests"]] == [
         f"/api/v1/projects/{PROJECT}/prod/workers/current"
     ]
@@ -259,11 +265,11 @@ def test_the_playbook_refuses_when_jobs_are_off_or_the_token_is_missing(
 ) -> None:
     api, world = saas
     off = run_playbook(project_root, tmp_path, api, app_repo, tmp_path / "cli", supermark_jobs_enabled=False)
-    assert off.returncode != 0 and "Background jobs are off" in off.stdout, off.stdout
+    assert off.returncode != 0 and "Background jobs are off" in said(off), off.stdout
     no_token = run_playbook(
         project_root, tmp_path, api, app_repo, tmp_path / "cli", supermark_trigger_access_token=""
     )
-    assert no_token.returncode != 0 and "needs supermark_trigger_access_token" in no_token.stdout, (
+    assert no_token.returncode != 0 and "needs supermark_trigger_access_token" in said(no_token), (
         no_token.stdout
     )
     revoked = run_playbook(
@@ -274,7 +280,7 @@ def test_the_playbook_refuses_when_jobs_are_off_or_the_token_is_missing(
         tmp_path / "cli",
         supermark_trigger_access_token="tr_pat_revoked",
     )
-    assert revoked.returncode != 0 and "refused TRIGGER_ACCESS_TOKEN (401)" in revoked.stdout, revoked.stdout
+    assert revoked.returncode != 0 and "refused TRIGGER_ACCESS_TOKEN (401)" in said(revoked), revoked.stdout
     assert "tr_pat_revoked" not in revoked.stdout + revoked.stderr
     # Refused at the first question, before the CLI or the source's packages are installed.
     assert [r["path"] for r in world["trigger_requests"]] == [
@@ -289,8 +295,8 @@ def test_the_playbook_refuses_when_jobs_are_off_or_the_token_is_missing(
         tmp_path / "cli",
         supermark_trigger_project_ref="proj_someoneelse",
     )
-    assert wrong_project.returncode != 0 and "supermark_trigger_project_ref" in wrong_project.stdout
-    assert "has no project proj_someoneelse" in wrong_project.stdout, wrong_project.stdout
+    assert wrong_project.returncode != 0 and "supermark_trigger_project_ref" in said(wrong_project)
+    assert "has no project proj_someoneelse" in said(wrong_project), wrong_project.stdout
     assert not world.get("trigger_deployments")
 
 
@@ -331,3 +337,17 @@ def test_a_cli_of_another_version_than_the_lock_is_refused(
     reason = json.loads(run.stdout)["reason"]
     assert "CLI is 4.1.2" in reason and "set supermark_trigger_cli_version: 4.0.4" in reason, reason
     assert not world.get("trigger_requests")  # stopped before the CLI ran
+
+
+def test_check_mode_says_a_deploy_is_needed_and_changes_nothing(
+    project_root: Path, tmp_path: Path, saas: tuple[str, dict[str, Any]], app_repo: Path
+) -> None:
+    api, world = saas
+    run = run_playbook(project_root, tmp_path, api, app_repo, tmp_path / "cli" / "4.1.2", "--check")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert changed(run.stdout) == 1, run.stdout
+    assert "a run without --check deploys it" in said(run), run.stdout
+    assert [r["path"] for r in world["trigger_requests"]] == [
+        f"/api/v1/projects/{PROJECT}/prod/workers/current"
+    ]
+    assert not (tmp_path / "cli").exists() and not (tmp_path / "trigger-deployed.json").exists()
