@@ -127,7 +127,10 @@ def deploy(source: Path, cli: Path, target: Target, release: str, token: str, re
             f"the trigger.dev CLI is {cli_version} but the source's package-lock.json pins @trigger.dev/sdk "
             f"{sdk_version}: set supermark_trigger_cli_version: {sdk_version}"
         )
+    scratch = source / ".trigger" / "scratch"  # its build logs, removed with the source tree
+    scratch.mkdir(parents=True, exist_ok=True)
     env = {
+        "TMPDIR": str(scratch),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
         "TRIGGER_ACCESS_TOKEN": token,
