@@ -17,6 +17,7 @@ from supermark_ops.backup.cli import add_parser as add_backup
 from supermark_ops.console.cli import add_parser as add_console
 from supermark_ops.documents.cli import add_parser as add_documents
 from supermark_ops.external.cli import add_parser as add_check
+from supermark_ops.external.cli import add_trigger_parser as add_trigger
 from supermark_ops.migrate.cli import add_parser as add_migrate
 from supermark_ops.monitor.cli import add_parser as add_monitor
 from supermark_ops.pg.cli import add_parser as add_pg
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_backup(sub)
     add_pg(sub)
     add_check(sub)
+    add_trigger(sub)
     health = sub.add_parser(
         "health", help="wait until an app's /api/health answers ok (what a deploy waits for)"
     )

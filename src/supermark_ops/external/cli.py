@@ -6,11 +6,15 @@ supermark role runs it on the host, where the app will connect from), or by an o
     supermark-ops check qstash --api-url URL      the token and both signing keys
     supermark-ops check gotenberg --url URL       /health, LibreOffice up
 
+    supermark-ops trigger deployed ...            is this source's version the current one?
+    supermark-ops trigger deploy ...              deploy the tasks with the pinned CLI
+
 Secrets come from the environment or, with --secrets-stdin, from a JSON object on standard
 input (never argv, which every user can read): TINYBIRD_TOKEN and TINYBIRD_ADMIN_TOKEN;
 TRIGGER_SECRET_KEY; QSTASH_TOKEN, QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY: the
-names the app reads. The supermark role uses stdin: Ansible's `environment:` puts each value in
-the remote command line, which sudo logs and `ps` shows.
+names the app reads; TRIGGER_ACCESS_TOKEN for `trigger`, the name the trigger.dev CLI reads.
+The supermark role uses stdin: Ansible's `environment:` puts each value in the remote command
+line, which sudo logs and `ps` shows.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from supermark_ops import http, results
-from supermark_ops.external import checks
+from supermark_ops.external import checks, trigger_deploy
 
 SECRETS = {
     "tinybird": ("TINYBIRD_TOKEN", "TINYBIRD_ADMIN_TOKEN"),
@@ -105,3 +110,53 @@ def check_command(args: argparse.Namespace) -> int:
     )
     print(results.dumps(outcome))
     return 1 if problem else 0
+
+
+def add_trigger_parser(sub: Any) -> None:
+    trigger = sub.add_parser(
+        "trigger", help="deploy Supermark's background tasks to Trigger.dev (playbooks/trigger.yml)"
+    )
+    verbs = trigger.add_subparsers(dest="verb", metavar="VERB", required=True)
+    deployed = verbs.add_parser(
+        "deployed", help="say whether RELEASE's deployed version is still the current one"
+    )
+    deploy = verbs.add_parser("deploy", help="deploy the tasks of a source tree with the trigger.dev CLI")
+    deploy.add_argument("--source", required=True, type=Path, help="the app's source of RELEASE, installed")
+    deploy.add_argument("--cli", required=True, type=Path, help="the pinned CLI (node_modules/.bin/trigger)")
+    for one in (deployed, deploy):
+        one.add_argument("--release", required=True, help="the source's name: its commit and patches")
+        one.add_argument("--project-ref", required=True, help="the Trigger.dev project (proj_...)")
+        one.add_argument("--env", default="prod", choices=["prod", "staging"], help="default prod")
+        one.add_argument(
+            "--api-url", default="https://api.trigger.dev", help="default https://api.trigger.dev"
+        )
+        one.add_argument(
+            "--record", required=True, type=Path, help="the control-side record of the last deploy"
+        )
+    trigger.set_defaults(handler=trigger_command)
+
+
+def trigger_command(args: argparse.Namespace) -> int:
+    token = os.environ.get("TRIGGER_ACCESS_TOKEN", "")
+    target = trigger_deploy.Target(args.api_url, args.project_ref, args.env)
+    fields = {
+        "release": args.release,
+        "project_ref": args.project_ref,
+        "env": args.env,
+        "api_url": args.api_url,
+    }
+    try:
+        problem = trigger_deploy.token_problem(token)
+        if problem:
+            raise trigger_deploy.TriggerDeployError(problem)
+        if args.verb == "deployed":
+            last = trigger_deploy.deployed(args.record, target, args.release, token)
+            outcome = results.ok(**fields, deployed=last is not None, version=(last or {}).get("version", ""))
+        else:
+            args.record.parent.mkdir(parents=True, exist_ok=True)
+            outcome = trigger_deploy.deploy(args.source, args.cli, target, args.release, token, args.record)
+    except trigger_deploy.TriggerDeployError as exc:
+        print(results.dumps(results.failed(str(exc), **fields)))
+        return 1
+    print(results.dumps(outcome))
+    return 0
