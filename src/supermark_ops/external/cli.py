@@ -62,22 +62,21 @@ def add_parser(sub: Any) -> None:
     check.set_defaults(handler=check_command)
 
 
-def _secrets(args: argparse.Namespace) -> dict[str, str]:
-    if not args.secrets_stdin:
-        return {name: os.environ.get(name, "") for name in SECRETS[args.service]}
+def _secrets(names: tuple[str, ...], from_stdin: bool, command: str) -> dict[str, str]:
+    """The secrets by name: from the environment, or from a JSON object on stdin."""
+    if not from_stdin:
+        return {name: os.environ.get(name, "") for name in names}
     try:
         given = json.loads(sys.stdin.read() or "{}")
     except json.JSONDecodeError as exc:
-        raise SystemExit(
-            f"supermark-ops check {args.service}: standard input is not JSON ({exc.msg})"
-        ) from None
+        raise SystemExit(f"supermark-ops {command}: standard input is not JSON ({exc.msg})") from None
     if not isinstance(given, dict):
-        raise SystemExit(f"supermark-ops check {args.service}: standard input must be a JSON object")
-    return {name: str(given.get(name) or "") for name in SECRETS[args.service]}
+        raise SystemExit(f"supermark-ops {command}: standard input must be a JSON object")
+    return {name: str(given.get(name) or "") for name in names}
 
 
 def check_command(args: argparse.Namespace) -> int:
-    env = _secrets(args)
+    env = _secrets(SECRETS[args.service], args.secrets_stdin, f"check {args.service}")
     missing = [name for name in SECRETS[args.service] if not env[name]]
     if missing:
         names = ", ".join(missing)
@@ -133,11 +132,17 @@ def add_trigger_parser(sub: Any) -> None:
         one.add_argument(
             "--record", required=True, type=Path, help="the control-side record of the last deploy"
         )
+        one.add_argument(
+            "--secrets-stdin",
+            action="store_true",
+            help="read TRIGGER_ACCESS_TOKEN from a JSON object on standard input, not the environment",
+        )
     trigger.set_defaults(handler=trigger_command)
 
 
 def trigger_command(args: argparse.Namespace) -> int:
-    token = os.environ.get("TRIGGER_ACCESS_TOKEN", "")
+    secrets = _secrets(("TRIGGER_ACCESS_TOKEN",), args.secrets_stdin, f"trigger {args.verb}")
+    token = secrets["TRIGGER_ACCESS_TOKEN"]
     target = trigger_deploy.Target(args.api_url, args.project_ref, args.env)
     fields = {
         "release": args.release,
