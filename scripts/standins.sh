@@ -16,6 +16,9 @@ images=(supermark-ops/standin-postgres:1 supermark-ops/standin-s3:1 supermark-op
         supermark-ops/standin-pebble:1 supermark-ops/standin-app-base:1
         supermark-ops/standin-saas:1 supermark-ops/standin-gotenberg:1)
 mkdir -p "$dir" && chmod 700 "$dir"
+# One at a time: the test lanes (stack, cutover) prepare the same folder at once.
+exec 9>"$dir/.lock"
+flock 9
 
 ids=$(docker image inspect -f '{{.Id}}' "${images[@]}") \
   || { echo "stand-in images missing: run scripts/setup.sh" >&2; exit 1; }

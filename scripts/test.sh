@@ -107,6 +107,7 @@ if [ ${#selected[@]} -gt 1 ]; then
   for lane in "${BESIDE[@]}"; do
     printf '%s\n' "${selected[@]}" | grep -qx "$lane" || continue
     lane_log="$SMOPS_STATE/molecule-$lane.log"
+    rm -f "$lane_log.rc"  # a lane that dies before writing it is a failure, not an old result
     log "── molecule $lane (beside the other groups; output in $lane_log)"
     ( start=$(date +%s); scenario "$lane" >"$lane_log" 2>&1; rc=$?
       echo "$rc $(( $(date +%s) - start ))" >"$lane_log.rc" ) &
@@ -154,7 +155,7 @@ for lane in "${BESIDE[@]}"; do
   wait "${lane_pid[$lane]}"
   lane_log="$SMOPS_STATE/molecule-$lane.log"
   cat "$lane_log"
-  read -r rc seconds <"$lane_log.rc"
+  read -r rc seconds <"$lane_log.rc" 2>/dev/null || { rc=1; seconds=$(( $(date +%s) - suite_start )); }
   printf '%-28s %4ss  %s\n' "molecule $lane (beside)" "$seconds" "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" | tee -a "$times" >&2
   if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("molecule $lane"); fi
 done

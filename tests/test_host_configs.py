@@ -137,8 +137,8 @@ def test_a_misspelt_role_setting_is_named(tmp_path: Path) -> None:
         ({"directory": "/b"}, "backup.yml: postgres is missing"),
         ({"directory": "/b", "postgres": {"user": "u"}}, "backup.yml: postgres.database is missing"),
         (
-            {"directory": "/b", "postgres": {"user": "u", "database": "d"}, "compress": 6},
-            "compress must be a string, not a number",
+            {"directory": "/b", "postgres": {"user": "u", "database": "d"}, "compress": [6]},
+            "compress must be a string, not a list",
         ),
         (
             {
