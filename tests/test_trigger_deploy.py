@@ -351,3 +351,33 @@ def test_check_mode_says_a_deploy_is_needed_and_changes_nothing(
         f"/api/v1/projects/{PROJECT}/prod/workers/current"
     ]
     assert not (tmp_path / "cli").exists() and not (tmp_path / "trigger-deployed.json").exists()
+
+
+def test_the_playbook_refuses_the_local_test_host(
+    project_root: Path, tmp_path: Path, saas: tuple[str, dict[str, Any]], app_repo: Path
+) -> None:
+    """Without -i the inventory is the local test host, whose source is the stand-in app: its
+    tasks must never become the operator's production version."""
+    api, world = saas
+    hosts = tmp_path / "testhost.yml"
+    hosts.write_text(
+        json.dumps(
+            {
+                "supermark": {"hosts": {"supermark-test": {"ansible_connection": "local"}}},
+                "supermark_testhost": {"hosts": {"supermark-test": {}}},
+            }
+        )
+    )
+    # The settings of a run that would deploy (vars.json), written without running anything.
+    listed = run_playbook(project_root, tmp_path, api, app_repo, tmp_path / "cli", "--list-hosts")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    asked = len(world.get("trigger_requests", []))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(project_root / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    refused = subprocess.run(
+        ["ansible-playbook", "-i", str(hosts), str(project_root / "playbooks/trigger.yml"),
+         "-e", f"@{tmp_path / 'vars.json'}", "-e", f"ansible_python_interpreter={sys.executable}"],
+        capture_output=True, text=True, cwd=project_root, env=env, timeout=300,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "is a local test host" in said(refused), refused.stdout
+    assert "-i inventory/generated/droplet.yml" in said(refused)
+    assert len(world.get("trigger_requests", [])) == asked  # nothing asked of Trigger.dev
