@@ -37,6 +37,20 @@ smops_apt() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Run a command in the background for longer than this script, in its own session, without any
+# descriptor of ours but 0-2: a daemon that inherited the caller's lock (`flock
+# /work/.molecule.lock scripts/test.sh ...` keeps it on fd 3) would hold that lock for as long as
+# it runs, and every other run waiting for it would wait forever.
+smops_detached() {
+  (
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+    done
+    exec setsid nohup "$@"
+  ) &
+}
+
 smops_dockerd() {
   docker info >/dev/null 2>&1 && return 0
   if [ -d /run/systemd/system ]; then
@@ -46,7 +60,7 @@ smops_dockerd() {
     # No systemd as PID 1 (CI VMs, containers): run the daemon ourselves.
     log "starting dockerd (no systemd here); log in $SMOPS_STATE/dockerd.log"
     mkdir -p "$SMOPS_STATE"
-    setsid nohup /usr/sbin/dockerd >"$SMOPS_STATE/dockerd.log" 2>&1 </dev/null &
+    smops_detached /usr/sbin/dockerd >"$SMOPS_STATE/dockerd.log" 2>&1 </dev/null
   fi
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
   die "dockerd did not become ready in 60 s; see $SMOPS_STATE/dockerd.log"
@@ -141,7 +155,7 @@ smops_images() {
   for name in ubuntu2404 debian12; do
     smops_systemd_image "$name"
   done
-  for name in postgres s3 pebble proxy app-base; do
+  for name in postgres s3 pebble proxy app-base saas gotenberg; do
     smops_standin_image "$name"
   done
 }

@@ -5,14 +5,20 @@
 #   supermark-standin.git    a git repository of the Supermark stand-in with tags
 #                            v1 (good), v2 (good, one more migration) and
 #                            v3-broken (a schema-changing migration, then unhealthy),
-#                            v1-unbuildable (v1 whose build fails at a RUN step)
+#                            v1-unbuildable (v1 whose build fails at a RUN step),
+#                            v1-oom (v1 whose build is killed as the kernel's OOM killer
+#                            kills it: SIGKILL, exit code 137)
 # Prints CHANGED when it made something.
 set -euo pipefail
 dir=$1
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 images=(supermark-ops/standin-postgres:1 supermark-ops/standin-s3:1 supermark-ops/standin-proxy:1
-        supermark-ops/standin-pebble:1 supermark-ops/standin-app-base:1)
+        supermark-ops/standin-pebble:1 supermark-ops/standin-app-base:1
+        supermark-ops/standin-saas:1 supermark-ops/standin-gotenberg:1)
 mkdir -p "$dir" && chmod 700 "$dir"
+# One at a time: the test lanes (stack, cutover) prepare the same folder at once.
+exec 9>"$dir/.lock"
+flock 9
 
 ids=$(docker image inspect -f '{{.Id}}' "${images[@]}") \
   || { echo "stand-in images missing: run scripts/setup.sh" >&2; exit 1; }
@@ -30,7 +36,7 @@ fi
 
 repo="$dir/supermark-standin.git"
 src="$root/images/standins/app-src"
-want=$(cd "$src" && find . -type f | sort | xargs cat | sha256sum | cut -c1-16)
+want=$( (cd "$src" && find . -type f | sort | xargs cat; cat "$root/scripts/standins.sh") | sha256sum | cut -c1-16)
 if [ "$(cat "$repo/.standin-recipe" 2>/dev/null)" != "$want" ]; then
   rm -rf "$repo" "$dir/work"
   git init -q --bare "$repo"
@@ -50,6 +56,9 @@ if [ "$(cat "$repo/.standin-recipe" 2>/dev/null)" != "$want" ]; then
   g checkout -q v1
   echo "this release does not build, on purpose" >"$dir/work/BUILD_FAIL"
   g add -A && g commit -qm "stand-in: a release whose build fails" && g tag v1-unbuildable
+  g checkout -q v1
+  printf 'import os\nimport signal\n\nos.kill(os.getpid(), signal.SIGKILL)\n' >"$dir/work/build/build.py"
+  g add -A && g commit -qm "stand-in: a release whose build runs out of memory" && g tag v1-oom
   g push -q "$repo" "v3-broken:refs/heads/main" --tags
   rm -rf "$dir/work"
   echo "$want" >"$repo/.standin-recipe"

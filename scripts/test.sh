@@ -12,7 +12,7 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 # fast and static need only the project's venv; the rest needs the machine (root, apt, Docker, images).
-SCENARIOS=(base docker monitor stack)
+SCENARIOS=(base docker monitor stack cutover)
 selected=("$@")
 [ ${#selected[@]} -eq 0 ] && selected=(static python "${SCENARIOS[@]}")
 machine=false
@@ -67,12 +67,13 @@ detach_data_devices() {
   return 0
 }
 
-# Each scenario's test hosts (the names in its molecule.yml): the stack's
-# host has a name of its own, so the stack can run beside the others.
+# Each scenario's test hosts (the names in its molecule.yml): the stack's and
+# the cut-over's hosts have names of their own, so they can run beside the others.
 scenario_hosts() {
   case "$1" in
     base) echo noble debian12 ;;
     stack) echo ubuntu2404 ;;
+    cutover) echo cutover ;;
     *) echo debian12 ;;
   esac
 }
@@ -96,16 +97,22 @@ scenario() {  # scenario NAME: one molecule scenario, from clean hosts to clean 
   return $rc
 }
 
-# The stack scenario is the longest by far and spends much of its time
-# waiting (image builds, health checks, certificates): when other groups run
-# too, it runs beside them, its output kept in a file and printed at its end.
-stack_lane_pid=""
-stack_log="$SMOPS_STATE/molecule-stack.log"
-if [ ${#selected[@]} -gt 1 ] && printf '%s\n' "${selected[@]}" | grep -qx stack; then
-  log "── molecule stack (beside the other groups; output in $stack_log)"
-  ( start=$(date +%s); scenario stack >"$stack_log" 2>&1; rc=$?
-    echo "$rc $(( $(date +%s) - start ))" >"$stack_log.rc" ) &
-  stack_lane_pid=$!
+# The stack and cut-over scenarios are the longest by far and spend much of
+# their time waiting (image builds, health checks, certificates): when other
+# groups run too, each runs beside them in a lane of its own, its output kept
+# in a file and printed at the end.
+BESIDE=(stack cutover)
+declare -A lane_pid=()
+if [ ${#selected[@]} -gt 1 ]; then
+  for lane in "${BESIDE[@]}"; do
+    printf '%s\n' "${selected[@]}" | grep -qx "$lane" || continue
+    lane_log="$SMOPS_STATE/molecule-$lane.log"
+    rm -f "$lane_log.rc"  # a lane that dies before writing it is a failure, not an old result
+    log "── molecule $lane (beside the other groups; output in $lane_log)"
+    ( start=$(date +%s); scenario "$lane" >"$lane_log" 2>&1; rc=$?
+      echo "$rc $(( $(date +%s) - start ))" >"$lane_log.rc" ) &
+    lane_pid[$lane]=$!
+  done
 fi
 
 for group in "${selected[@]}"; do
@@ -132,7 +139,7 @@ for group in "${selected[@]}"; do
       step pytest pytest -q -n 3 --dist loadfile tests
       ;;
     *)
-      if [ "$group" = stack ] && [ -n "$stack_lane_pid" ]; then
+      if [ -n "${lane_pid[$group]:-}" ]; then
         continue
       elif [ -d "molecule/$group" ]; then
         step "molecule $group" scenario "$group"
@@ -143,13 +150,15 @@ for group in "${selected[@]}"; do
   esac
 done
 
-if [ -n "$stack_lane_pid" ]; then
-  wait "$stack_lane_pid"
-  cat "$stack_log"
-  read -r rc seconds <"$stack_log.rc"
-  printf '%-28s %4ss  %s\n' "molecule stack (beside)" "$seconds" "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" | tee -a "$times" >&2
-  if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("molecule stack"); fi
-fi
+for lane in "${BESIDE[@]}"; do
+  [ -n "${lane_pid[$lane]:-}" ] || continue
+  wait "${lane_pid[$lane]}"
+  lane_log="$SMOPS_STATE/molecule-$lane.log"
+  cat "$lane_log"
+  read -r rc seconds <"$lane_log.rc" 2>/dev/null || { rc=1; seconds=$(( $(date +%s) - suite_start )); }
+  printf '%-28s %4ss  %s\n' "molecule $lane (beside)" "$seconds" "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" | tee -a "$times" >&2
+  if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("molecule $lane"); fi
+done
 
 printf '%-28s %4ss\n' "total" "$(( $(date +%s) - suite_start ))" | tee -a "$times" >&2
 [ $failed -eq 0 ] || log "failed: ${failures[*]}"

@@ -283,6 +283,7 @@ class DOStandIn:
             ("GET", r"/v2/volumes", self._list_volumes),
             ("POST", r"/v2/volumes", self._create_volume),
             ("POST", r"/v2/volumes/([0-9a-f-]+)/actions", self._volume_action),
+            ("POST", r"/v2/volumes/([0-9a-f-]+)/snapshots", self._snapshot_volume),
             ("GET", r"/v2/actions/(\d+)", self._get_action),
             ("GET", r"/v2/reserved_ips", self._list_reserved_ips),
             ("POST", r"/v2/reserved_ips", self._create_reserved_ip),
@@ -495,6 +496,24 @@ class DOStandIn:
             volume["droplet_ids"] = [body["droplet_id"]]
             self.droplets[body["droplet_id"]]["volume_ids"].append(volume_id)
         return 202, {"action": self._action(f"{body['type']}_volume", body["droplet_id"], "volume")}
+
+    def _snapshot_volume(self, volume_id: str, body: Any, **_: Any) -> tuple[int, Any]:
+        volume = self.volumes.get(volume_id)
+        if volume is None:
+            return self._not_found()
+        self.snapshots.append(body["name"])
+        snapshot = {
+            "id": f"{next(self._ids):08x}-0000-4000-8000-00000000000f",
+            "name": body["name"],
+            "created_at": _now(),
+            "regions": [volume["region"]["slug"]],
+            "resource_id": volume_id,
+            "resource_type": "volume",
+            "min_disk_size": volume["size_gigabytes"],
+            "size_gigabytes": 0.5,
+            "tags": [],
+        }
+        return 201, {"snapshot": snapshot}
 
     def _get_action(self, action_id: str, **_: Any) -> tuple[int, Any]:
         action = self.actions.get(int(action_id))

@@ -20,6 +20,29 @@ from pathlib import Path
 from typing import Any
 
 
+def _standin(folder: str, module: str) -> Any:
+    """A stand-in's module from images/standins/ (one implementation: the image runs the same file)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "images" / "standins" / folder / f"{module}.py"
+    spec = importlib.util.spec_from_file_location(module, path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def saas_server(world: dict[str, Any]) -> ThreadingHTTPServer:
+    """The Tinybird / Trigger.dev / QStash stand-in (images/standins/saas) on a loopback port."""
+    server: ThreadingHTTPServer = _standin("saas", "standin_saas").serve(world)
+    return server
+
+
+def gotenberg_module() -> Any:
+    """The Gotenberg stand-in (images/standins/gotenberg) as a module."""
+    return _standin("gotenberg", "standin_gotenberg")
+
+
 def tcp_listener(on_connect: Callable[[socket.socket], None]) -> tuple[int, threading.Event]:
     """Accept connections on a loopback port until the returned event is set."""
     server = socket.create_server(("127.0.0.1", 0))
@@ -46,21 +69,43 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def services_report(**on: bool) -> dict[str, Any]:
+    """/api/health/services' "services" in the real route's shape (app/api/health/services/route.ts
+    at the pinned ref), database and storage up, each optional entry off unless named in `on`
+    (resend, tinybird, trigger, qstash, bullmq, redis, passkeys, google, linkedin)."""
+
+    def entry(name: str, configured: bool = True) -> dict[str, Any]:
+        flag = on.get(name, False)
+        return {"available": flag, **({"configured": flag} if configured else {}), "critical": False}
+
+    return {
+        "storage": {"available": True, "transport": "s3", "endpoint": "https://files.x", "critical": True},
+        "database": {"available": True, "critical": True},
+        "resend": entry("resend"),
+        "tinybird": entry("tinybird"),
+        "trigger": entry("trigger"),
+        "webhooks": {
+            "qstash": entry("qstash"),
+            "bullmq": entry("bullmq"),
+            "notes": "Either QStash OR BullMQ",
+        },
+        "redis": entry("redis"),
+        "passkeys": entry("passkeys"),
+        "customDomains": entry("customDomains"),
+        "oauth": {
+            "google": entry("google", configured=False),
+            "linkedin": entry("linkedin", configured=False),
+        },
+    }
+
+
 @dataclass
 class AppServer:
     """An HTTP server the test controls, answering the app's two health routes."""
 
     health: str = "ok"  # ok | error | garbage | slow
     services_status: str = "healthy"
-    services: dict[str, Any] = field(
-        default_factory=lambda: {
-            "database": {"available": True, "configured": True, "critical": True},
-            "storage": {"available": True, "configured": True, "critical": True},
-            "resend": {"available": False, "configured": False, "critical": False},
-            "tinybird": {"available": False, "configured": False, "critical": False},
-            "trigger": {"available": False, "configured": False, "critical": False},
-        }
-    )
+    services: dict[str, Any] = field(default_factory=lambda: services_report())
     slow_seconds: float = 3.0
     hits: int = 0
     url: str = ""  # set by start()
@@ -121,7 +166,8 @@ class WebhookReceiver:
     """Collects the JSON bodies POSTed to it; can be told to fail."""
 
     received: list[dict[str, Any]] = field(default_factory=list)
-    pings: list[str] = field(default_factory=list)  # paths of GET requests (ping URLs)
+    pings: list[str] = field(default_factory=list)  # paths of requests to /ping... (ping URLs)
+    ping_bodies: list[bytes] = field(default_factory=list)
     fail: bool = False
     url: str = ""  # set by start()
 
@@ -136,7 +182,11 @@ class WebhookReceiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if receiver.fail:
+                if self.path.startswith("/ping"):
+                    receiver.pings.append(self.path)
+                    receiver.ping_bodies.append(body)
+                    self.send_response(200)
+                elif receiver.fail:
                     self.send_response(500)
                 else:
                     receiver.received.append(json.loads(body))

@@ -28,7 +28,7 @@ from supermark_ops.backup.drill import run_drill
 from supermark_ops.backup.restore import run_restore
 from supermark_ops.backup.retention import Policy, backup_name
 from supermark_ops.backup.store import Store
-from supermark_ops.config import BackupConfig, from_mapping
+from supermark_ops.config import BackupConfig, from_mapping, load
 from supermark_ops.errors import OpsError
 from supermark_ops.monitor import checks
 from test_retention import expected_after
@@ -239,6 +239,66 @@ def test_drill_restores_into_a_scratch_database_and_the_monitor_sees_it(
     state = Path(cfg["state_dir"])
     assert checks.restore_drill(state / "drill-last.json").status == "healthy"
     assert checks.newest_backup(Path(cfg["directory"]), 26).status == "healthy"
+
+
+def archive_compression(pg: PostgresContainer, dump: Path) -> str:
+    """The compression pg_restore reads in the archive's header (gzip, zstd, lz4, none)."""
+    with dump.open("rb") as f:
+        listing = subprocess.run(
+            ["docker", "exec", "-i", pg.name, "pg_restore", "--list"],
+            stdin=f,
+            capture_output=True,
+            check=True,
+        )
+    return next(
+        line.split(":", 1)[1].strip()
+        for line in listing.stdout.decode().splitlines()
+        if "Compression:" in line
+    )
+
+
+@pytest.mark.docker
+def test_new_dumps_are_zstd_and_an_older_gzip_dump_still_drills_and_restores(
+    cfg: dict[str, Any], pg: PostgresContainer
+) -> None:
+    # A backup as the earlier releases made it, from their file (`compress: 6`, a YAML number:
+    # the role's old default, still on a host that ops_tools upgraded before role backup ran) ...
+    old = backup(Setup.of(built({**cfg, "compress": 6})), now=datetime.now(UTC) - timedelta(days=1))
+    assert archive_compression(pg, Path(cfg["directory"]) / f"{old['backup']}.dump") == "gzip"
+    before = pg.sql(FINGERPRINT)
+    # ... is drilled and restored by today's code, with today's default configuration.
+    assert "compress" not in cfg
+    drill = run_drill(built(cfg))
+    assert drill["ok"] and drill["backup"] == old["backup"], drill
+    pg.sql('DELETE FROM "Document" WHERE id % 2 = 0')
+    assert run_restore(built(cfg), name=old["backup"])["ok"]
+    assert pg.sql(FINGERPRINT) == before
+    # Today's backups are zstd (the restore above took one first, of the state it replaced).
+    new = run_backup(built(cfg))
+    assert new["ok"], new
+    assert archive_compression(pg, Path(cfg["directory"]) / f"{new['backup']}.dump") == "zstd"
+    assert run_drill(built(cfg))["ok"]
+
+
+def test_the_earlier_releases_backup_yml_still_loads(tmp_path: Path) -> None:
+    """Their template wrote the gzip level as a number; the loader reads it as that level."""
+    path = tmp_path / "backup.yml"
+    path.write_text(f"directory: {tmp_path}\npostgres: {{user: u, database: d}}\ncompress: 6\n")
+    assert load(path, BackupConfig).compress == "6"
+    assert Setup.of(load(path, BackupConfig)).compress == "6"
+    path.write_text(f"directory: {tmp_path}\npostgres: {{user: u, database: d}}\ncompress: true\n")
+    with pytest.raises(OpsError, match="compress must be a string, not true/false"):
+        load(path, BackupConfig)
+
+
+@pytest.mark.parametrize("bad", ["zstd:23", "brotli", "gzip:0", "10", 10, "lz4:13", "zstd:-1", "6 --file=x"])
+def test_a_compression_pg_dump_would_refuse_is_refused_before_any_dump(
+    tmp_path: Path, bad: str | int
+) -> None:
+    data = {"directory": str(tmp_path), "postgres": {"user": "u", "database": "d"}, "compress": bad}
+    with pytest.raises(OpsError, match="is not a pg_dump compression"):
+        Setup.of(built(data))
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- retention -----------------------------------------------------------------------

@@ -265,8 +265,14 @@ def test_destroy_snapshots_first_and_keeps_the_volume(standin: DOStandIn) -> Non
     assert standin.checks == {} and standin.check_alerts == {} and standin.policies == {}
     assert len(standin.volumes) == 1, "the data volume must survive a destroy"
     assert "delete droplet supermark" in result["actions"]
+    (volume_id,) = standin.volumes
+    before = len(standin.requests)
     destroy(client_for(standin), spec, delete_volume=True)
     assert standin.volumes == {}
+    # --delete-volume: the volume's own snapshot (a droplet's does not hold it), before the delete.
+    assert standin.snapshots == ["supermark-before-destroy", "supermark-data-before-destroy"]
+    asked = [(r.method, r.path) for r in standin.requests[before:] if volume_id in r.path]
+    assert asked == [("POST", f"/v2/volumes/{volume_id}/snapshots"), ("DELETE", f"/v2/volumes/{volume_id}")]
 
 
 def test_the_watch_is_what_the_operator_needs(standin: DOStandIn) -> None:

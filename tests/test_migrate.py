@@ -32,7 +32,7 @@ from supermark_ops.errors import OpsError
 from supermark_ops.locks import single_run
 from supermark_ops.migrate.run import MARK_COMPLETE, MARK_INCOMPLETE, migrate, verify_only
 from supermark_ops.migrate.transfer import SPLIT_BYTES
-from supermark_ops.pg import Client, parse, sql
+from supermark_ops.pg import Client, parse
 
 SOURCE_PASSWORD = "p@ss/w:rd+=x"  # what openssl rand -base64 gives: must survive URL-encoding
 TARGET_IMAGE = "supermark-ops/standin-postgres:1"
@@ -57,9 +57,10 @@ INSERT INTO "Document" ("teamId", name, meta, thumb, "createdAt", score)
          decode(md5(i::text), 'hex'), timestamptz '2024-01-01' + i * interval '1 minute', i / 7.0
   FROM generate_series(1, 300000) i;
 CREATE TABLE "View" (id bigserial PRIMARY KEY, "documentId" bigint REFERENCES "Document"(id),
-  "viewedAt" timestamp);
-INSERT INTO "View" ("documentId", "viewedAt")
-  SELECT 1 + i % 300000, timestamp '2024-06-01' + i * interval '1 second' FROM generate_series(1, 50000) i;
+  "viewedAt" timestamp, roles "Role"[]);
+INSERT INTO "View" ("documentId", "viewedAt", roles)
+  SELECT 1 + i % 300000, timestamp '2024-06-01' + i * interval '1 second',
+         CASE WHEN i % 2 = 0 THEN ARRAY['ADMIN', 'MEMBER']::"Role"[] END FROM generate_series(1, 50000) i;
 CREATE INDEX ON "Document" ("teamId");
 """
 
@@ -249,20 +250,29 @@ def test_bad_jobs_and_a_second_migration_are_refused_before_anything_is_written(
     assert not (tmp_path / "w").exists()
 
 
-def dump_listing(dump: str, folder: Path) -> str:
-    """A dump's table of contents, by the target's pg_restore (this machine's is older)."""
-    return subprocess.run(
-        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", dump], mounts=[folder]),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+SCHEMA_OBJECTS = (
+    "SELECT 'index', indexdef FROM pg_indexes WHERE schemaname = 'public' UNION ALL "
+    "SELECT 'constraint', conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) "
+    "FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+)
+
+
+def copies_executed(target: Target, since: str) -> list[str]:
+    """The COPY ... FROM STDIN statements the target server logged since `since` (its own log:
+    the test's database is set to log_statement=all)."""
+    logs = subprocess.run(
+        ["docker", "logs", "--since", since, target.server.name], capture_output=True, text=True, check=True
+    )
+    found = re.findall(r"statement: (COPY .* FROM STDIN.*)", logs.stdout + logs.stderr, flags=re.IGNORECASE)
+    return [c.rstrip(";") for c in found]
 
 
 @pytest.mark.docker
 @pytest.mark.root
 @pytest.mark.parametrize("split_bytes", [SPLIT_BYTES, 2**20], ids=["one-stream", "split-into-page-ranges"])
 def test_clean_migration_verifies(source: str, target: Target, tmp_path: Path, split_bytes: int) -> None:
+    target_sql(target, f"ALTER DATABASE {target.db} SET log_statement = 'all'")
+    since = str(int(time.time()) - 1)
     events: list[str] = []
     src = parse(source, what="source", require_ssl=True)
     written = split_bytes != SPLIT_BYTES  # in one of the two runs the old app keeps writing
@@ -308,11 +318,23 @@ def test_clean_migration_verifies(source: str, target: Target, tmp_path: Path, s
     copied = events[start + 1 : end]
     assert copied.count("the other tables") == 1
     assert copied.count('public."Document"') == (4 if split_bytes == 2**20 else 0)
-    # "Document" (text, jsonb, an enum, timestamps) goes in binary; the hashes above prove it exact.
-    big = Client().query(
-        parse(source, what="source", require_ssl=True), sql.big_tables(2**20), read_only=True
+    # What the target executed: "Document" (text, jsonb, an enum, bytea, timestamps) arrives in
+    # binary; "View" has an array of an enum (its binary form carries the source's type OIDs), so
+    # it arrives as text; the small tables come through pg_restore's COPY, text. The hashes above
+    # prove the binary rows exact.
+    executed = copies_executed(target, since)
+    binary = [c for c in executed if c.endswith("(FORMAT binary)")]
+    if split_bytes == 2**20:
+        assert len(binary) == 4 and all(c.startswith('COPY public."Document" (') for c in binary), executed
+        views = [c for c in executed if c.startswith('COPY public."View" (')]
+        assert len(views) == 4 and all(c.endswith("FROM STDIN") for c in views), executed
+    else:
+        assert binary == [] and len(executed) == 4, executed
+    # Every index and constraint arrived (a table's keys are built as soon as its data is in, a
+    # foreign key as soon as both its tables allow), the same as the source's.
+    assert sorted(target_sql(target, SCHEMA_OBJECTS).splitlines()) == sorted(
+        "|".join(row) for row in Client().query(src, SCHEMA_OBJECTS)
     )
-    assert ['public."Document"', "t"] in [[row[0], row[3]] for row in big]
     tables = {t.name: t.target_rows for t in summary.report.tables}
     assert tables['public."Document"'] == 300000 and tables["public._prisma_migrations"] == 40
     assert summary.report.sequences['public."Document_id_seq"'] == ("300000", "300000")
@@ -343,6 +365,32 @@ def test_differences_are_caught(source: str, target: Target, tmp_path: Path) -> 
 
 @pytest.mark.docker
 @pytest.mark.root
+def test_verification_hashes_the_snapshot_that_was_copied(
+    source: str, target: Target, tmp_path: Path
+) -> None:
+    """The app may still write to the source while it is copied: the verification's source side
+    reads the copy's snapshot, so it checks what was copied, not what came later."""
+    src, dst = parse(source, what="source", require_ssl=True), parse(target[0], what="target")
+    later = "UPDATE \"Team\" SET name = name || ' (renamed later)' WHERE id = 7"
+
+    def phase(name: str) -> None:
+        if name == "indexes and constraints":  # the data is copied; the snapshot is still held
+            Client().query(src, later)
+
+    try:
+        summary = migrate(src, dst, tmp_path, phase=phase)
+        assert summary.report is not None and summary.report.ok, summary.report.differences
+        assert target_sql(target, 'SELECT name FROM "Team" WHERE id = 7') == "team 7"
+        # Outside that snapshot the source has moved on, and a new comparison says so.
+        assert verify_only(src, dst).differences == [
+            'table public."Team": rows 2000 -> 2000, row hash differs'
+        ]
+    finally:
+        Client().query(src, "UPDATE \"Team\" SET name = 'team 7' WHERE id = 7")
+
+
+@pytest.mark.docker
+@pytest.mark.root
 def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
     source: str, target: Target, tmp_path: Path
 ) -> None:
@@ -356,7 +404,13 @@ def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
         migrate(src, dst, tmp_path, replace=True)
     summary = migrate(src, dst, tmp_path, replace=True, client_image=TARGET_IMAGE)
     assert summary.ok and Path(summary.safety_dump).stat().st_size > 0
-    assert "TABLE public precious" in dump_listing(summary.safety_dump, tmp_path)
+    listing = subprocess.run(
+        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", summary.safety_dump], mounts=[tmp_path]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "TABLE public precious" in listing.stdout
     # Now the target is the live database after a cut-over: the cut-over's own command (--replace)
     # does not copy over it again; only --replace-migrated does, after a dump.
     target_sql(target, "CREATE TABLE written_since (x int); INSERT INTO written_since VALUES (7)")
@@ -365,7 +419,13 @@ def test_non_empty_target_is_refused_then_replaced_with_a_safety_dump(
     assert target_sql(target, "SELECT x FROM written_since") == "7"
     again = migrate(src, dst, tmp_path, replace=True, replace_migrated=True, client_image=TARGET_IMAGE)
     assert again.ok and again.safety_dump != summary.safety_dump
-    assert "TABLE public written_since" in dump_listing(again.safety_dump, tmp_path)
+    listing = subprocess.run(
+        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", again.safety_dump], mounts=[tmp_path]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "TABLE public written_since" in listing.stdout
 
 
 @pytest.mark.docker
@@ -424,7 +484,13 @@ def test_a_run_killed_mid_restore_is_finished_by_a_rerun(source: str, target: Ta
     assert rerun.returncode == 0, err
     assert summary["ok"] and summary["preflight"]["target_state"] == "incomplete"
     assert summary["verification"]["ok"]
-    assert "TABLE public written_meanwhile" in dump_listing(summary["safety_dump"], tmp_path)
+    listing = subprocess.run(
+        Client(image=TARGET_IMAGE).argv("pg_restore", ["--list", summary["safety_dump"]], mounts=[tmp_path]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "TABLE public written_meanwhile" in listing.stdout
     assert quote(SOURCE_PASSWORD, safe="") not in out + err and SOURCE_PASSWORD not in out + err
 
 

@@ -25,7 +25,15 @@ import yaml
 from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 
-from servers import AppServer, PostgresServer, WebhookReceiver, free_port, tcp_listener
+from servers import (
+    AppServer,
+    PostgresServer,
+    WebhookReceiver,
+    free_port,
+    saas_server,
+    services_report,
+    tcp_listener,
+)
 from supermark_ops import pg, results
 from supermark_ops.alerts import Alert, IncidentTracker, SMTPChannel, WebhookChannel, dispatch
 from supermark_ops.backup.common import Setup, report
@@ -33,6 +41,8 @@ from supermark_ops.config import BackupConfig, MonitorConfig, from_mapping
 from supermark_ops.monitor import checks
 from supermark_ops.monitor.run import run, run_checks, single_run
 from supermark_ops.s3 import Bucket
+
+READ_SCOPES = [{"type": "DATASOURCES:READ"}, {"type": "DATASOURCES:APPEND"}, {"type": "PIPES:READ"}]
 
 
 def built(data: dict[str, Any]) -> MonitorConfig:
@@ -165,7 +175,108 @@ def test_services_in_the_seeds_shape(app: AppServer) -> None:
         "email": "not_configured",
         "tinybird": "not_configured",
         "trigger": "not_configured",
+        "webhooks": "not_configured",
+        "redis": "not_configured",
+        "passkeys": "not_configured",
+        "oauth": "not_configured",
     }
+
+
+@pytest.mark.parametrize(
+    ("on", "word", "status"),
+    [
+        ({"qstash": True}, "webhooks", "healthy"),
+        ({"bullmq": True}, "webhooks", "healthy"),
+        ({"redis": True}, "redis", "healthy"),
+        ({"passkeys": True}, "passkeys", "healthy"),
+        ({"google": True}, "oauth", "healthy"),
+        ({"linkedin": True}, "oauth", "healthy"),
+    ],
+)
+def test_each_reported_service_shows(app: AppServer, on: dict[str, bool], word: str, status: str) -> None:
+    app.services = services_report(**on)
+    results = checks.app_services(app.url, 2)
+    assert results[word].status == status, results[word]
+    others = {k: v.status for k, v in results.items() if k not in (word, "services")}
+    assert set(others.values()) == {"not_configured"}
+
+
+def test_configured_but_unavailable_in_a_group_is_unhealthy(app: AppServer) -> None:
+    app.services["webhooks"]["bullmq"] = {"available": False, "configured": True, "critical": False}
+    result = checks.app_services(app.url, 2)["webhooks"]
+    assert result.status == "unhealthy" and "webhooks.bullmq configured but not available" in result.reason
+
+
+def test_switched_on_but_reported_off_is_unhealthy(app: AppServer) -> None:
+    """What the deploy turned on must work: the app saying it is off (a lost env var) alerts;
+    what nobody turned on stays not_configured."""
+    results = checks.app_services(app.url, 2, expected=["oauth", "tinybird"])
+    assert results["oauth"].status == "unhealthy" and "switched on" in results["oauth"].reason
+    assert results["tinybird"].status == "unhealthy"
+    assert results["trigger"].status == "not_configured"
+
+
+def test_a_failed_probe_turns_the_service_unhealthy(app: AppServer) -> None:
+    """The app reports Tinybird available from its env var alone; the monitor's own check of the
+    token against (a stand-in of) Tinybird is what finds a revoked token."""
+    app.services = services_report(tinybird=True)
+    tinybird = saas_server({"tinybird_tokens": [{"name": "app", "token": "p.good", "scopes": READ_SCOPES}]})
+    url = f"http://127.0.0.1:{tinybird.server_address[1]}"
+    try:
+        good = built(
+            {"app_url": app.url, "timeout": 2, "services": {"tinybird": {"token": "p.good", "api_url": url}}}
+        )
+        assert run_checks(good)["tinybird"].status == "healthy"
+        revoked = replace(
+            good, services=replace(good.services, tinybird=replace(good.services.tinybird, token="p.old"))
+        )
+        result = run_checks(revoked)["tinybird"]
+        assert result.status == "unhealthy" and "refused the app's token (403)" in result.reason
+    finally:
+        tinybird.shutdown()
+
+
+# -- the dead-man's switch -----------------------------------------------------------
+
+
+def test_ping_start_then_success_with_the_result(
+    tmp_path: Path, app: AppServer, webhook: WebhookReceiver
+) -> None:
+    ping = webhook.url.replace("/hook", "/ping/abc")
+    cfg = built({"app_url": app.url, "timeout": 2, "state_dir": str(tmp_path), "ping_url": ping})
+    outcome = run(cfg)
+    assert outcome.report["ok"] is True
+    assert webhook.pings == ["/ping/abc/start", "/ping/abc"]
+    assert json.loads(webhook.ping_bodies[1])["app"] == "healthy"  # the summary, as the ping's log
+
+
+def test_ping_fail_with_the_reason(tmp_path: Path, app: AppServer, webhook: WebhookReceiver) -> None:
+    app.health = "error"
+    ping = webhook.url.replace("/hook", "/ping/abc")
+    run(built({"app_url": app.url, "timeout": 2, "state_dir": str(tmp_path), "ping_url": ping}))
+    assert webhook.pings == ["/ping/abc/start", "/ping/abc/fail"]
+    assert "Can't reach database server" in json.loads(webhook.ping_bodies[1])["reason"]
+
+
+def test_no_ping_from_a_run_that_could_not_start(
+    tmp_path: Path, app: AppServer, webhook: WebhookReceiver
+) -> None:
+    """A run that cannot start (a bad config, or another run holding the lock) sends nothing:
+    the outside service notices the missing ping, which is the point."""
+    ping = webhook.url.replace("/hook", "/ping/abc")
+    cfg_file = tmp_path / "monitor.yml"
+    cfg_file.write_text(yaml.safe_dump({"app_url": app.url, "ping_url": ping, "timeout": "soon"}))
+    bad = subprocess.run(
+        [sys.executable, "-m", "supermark_ops.cli", "monitor", "--config", str(cfg_file)],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "timeout must be a number" in bad.stderr
+    cfg = built({"app_url": app.url, "timeout": 2, "state_dir": str(tmp_path), "ping_url": ping})
+    with single_run(tmp_path / "monitor.lock"):
+        assert run(cfg).skipped is True
+    assert run(cfg, send=False).report["ok"] is True  # --no-alert sends nothing, pings included
+    assert webhook.pings == []
 
 
 def test_degraded_services_are_unhealthy(app: AppServer) -> None:

@@ -221,6 +221,37 @@ CASES: dict[str, tuple[dict[str, object], dict[str, str], str]] = {
         {},
         "supermark_google_client_id goes with supermark_google_client_secret",
     ),
+    "e-mail on without its key": (
+        {"supermark_email_enabled": True},
+        {},
+        "supermark_email_enabled is true but supermark_resend_api_key is empty",
+    ),
+    "analytics on without the admin token": (
+        {"supermark_analytics_enabled": True, "vault_supermark_tinybird_token": "p.app-token-value"},
+        {},
+        "supermark_analytics_enabled is true but supermark_tinybird_admin_token is empty",
+    ),
+    "jobs on without the key": (
+        {"supermark_jobs_enabled": True},
+        {},
+        "supermark_jobs_enabled is true but supermark_trigger_secret_key is empty",
+    ),
+    "webhooks on with half the keys": (
+        {"supermark_webhooks_enabled": True, "vault_supermark_qstash_token": "qstash-token-value"},
+        {},
+        "supermark_webhooks_enabled is true but supermark_qstash_current_signing_key and "
+        "supermark_qstash_next_signing_key are empty",
+    ),
+    "a resend key with e-mail off is refused, not dropped": (
+        {"vault_supermark_resend_api_key": "re_secret_value_123"},
+        {},
+        "supermark_email_enabled is false but supermark_resend_api_key is set",
+    ),
+    "a trigger key with jobs off is refused, not dropped": (
+        {"vault_supermark_trigger_secret_key": "tr_prod_value_123"},
+        {},
+        "supermark_jobs_enabled is false but supermark_trigger_secret_key is set",
+    ),
     "no alert channel": (
         {"monitor_allow_no_alerts": False},
         {},
@@ -236,7 +267,7 @@ CASES: dict[str, tuple[dict[str, object], dict[str, str], str]] = {
 # Each refusal says what every way out needs.
 HINTS = {
     "no sign-in method": [
-        "vault_supermark_resend_api_key",
+        "supermark_email_enabled: true and vault_supermark_resend_api_key",
         "supermark_google_client_id and vault_supermark_google_client_secret",
         "https://docs.example.com/api/auth/callback/google",
         "supermark_linkedin_client_id and vault_supermark_linkedin_client_secret",
@@ -296,6 +327,7 @@ def test_configured_sign_in_alerts_and_offsite_copy_need_no_acknowledgement(
 ) -> None:
     configured = {
         **dict.fromkeys(ACCEPT_ALL, False),
+        "supermark_email_enabled": True,
         "vault_supermark_resend_api_key": "re_secret_value_123",
         "monitor_alert_webhooks": [{"url": "https://hooks.example.com/x", "style": "slack"}],
         "backup_offsite": OFFSITE,
@@ -304,9 +336,7 @@ def test_configured_sign_in_alerts_and_offsite_copy_need_no_acknowledgement(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ACCEPTED RISK" not in result.stdout
     # E-mail is on, and Resend's records for the sender domain are not listed: said.
-    assert (
-        "e-mail is on (supermark_resend_api_key) and supermark_resend_dns_records is empty" in result.stdout
-    )
+    assert "e-mail is on (supermark_email_enabled) and supermark_resend_dns_records is empty" in result.stdout
     assert "re_secret_value_123" not in result.stdout + result.stderr
 
 
@@ -317,6 +347,7 @@ def test_google_sign_in_smtp_alerts_and_listed_mail_records(
         **dict.fromkeys(ACCEPT_ALL, False),
         "supermark_google_client_id": "id.apps.googleusercontent.com",
         "vault_supermark_google_client_secret": "google-secret-value",
+        "supermark_email_enabled": True,
         "vault_supermark_resend_api_key": "re_secret_value_123",
         "supermark_resend_dns_records": [
             {"type": "TXT", "name": "send", "data": "v=spf1 include:amazonses.com ~all"}

@@ -28,7 +28,11 @@ RESEND_RECORDS = [
 EMAIL_ON = (
     "-e",
     json.dumps(
-        {"vault_supermark_resend_api_key": "re_standin_key", "supermark_resend_dns_records": RESEND_RECORDS}
+        {
+            "supermark_email_enabled": True,
+            "vault_supermark_resend_api_key": "re_standin_key",
+            "supermark_resend_dns_records": RESEND_RECORDS,
+        }
     ),
 )
 

@@ -153,8 +153,9 @@ def test_docker_distro_source_needs_compose_v2(project_root: Path) -> None:
 # the input checks).
 SILENT_CASES = {
     "monitor": ({}, ["Alerts would go nowhere", "monitor_allow_no_alerts: true"]),
+    # (with a signing key: without one the role refuses that first)
     "backup": (
-        {"backup_signing_key": "k" * 40},
+        {"backup_signing_key": "k" * 64},
         ["backup_offsite is empty", "backup_allow_local_only: true"],
     ),
 }

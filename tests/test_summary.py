@@ -34,7 +34,7 @@ SETTINGS: dict[str, Any] = {
         "allow_local_only": True,
     },
     "watch": {"provider": False, "enabled": True, "emails": []},
-    "services": {"trigger": False, "tinybird": False},
+    "services": {"jobs": False, "analytics": False, "webhooks": False},
     "secrets": {
         "control_dir": "/x/.state/secrets/docs.example.com/",
         "vault_file": "/nonexistent",
@@ -84,7 +84,7 @@ def test_what_is_configured_is_on_and_needs_no_acknowledgement() -> None:
                 "allow_local_only": False,
             },
             watch={"provider": True, "emails": ["ops@example.com"]},
-            services={"trigger": True},
+            services={"jobs": True, "webhooks": True},
         )
     )
     on = items(summary)
@@ -96,7 +96,7 @@ def test_what_is_configured_is_on_and_needs_no_acknowledgement() -> None:
     assert on["off-site copy"]["on"] and "age-encrypted" in on["off-site copy"]["detail"]
     assert on["outside watch"]["on"] and "docs.example.com/api/health" in on["outside watch"]["detail"]
     assert on["e-mail"]["on"] and "3 sender-domain DNS records" in on["e-mail"]["detail"]
-    assert not on["analytics"]["on"] and on["conversion"]["on"]
+    assert not on["analytics"]["on"] and on["background jobs"]["on"] and on["webhooks"]["on"]
 
 
 def test_an_off_feature_without_its_flag_is_not_called_accepted() -> None:
@@ -164,6 +164,13 @@ def run_summary(
     )
 
 
+ANALYTICS = {
+    "supermark_analytics_enabled": True,
+    "vault_supermark_tinybird_token": "tb_secret_value",
+    "vault_supermark_tinybird_admin_token": "tb_admin_value",
+}
+
+
 @pytest.mark.playbook
 def test_site_yml_summary_play_keeps_the_summary_and_says_it(project_root: Path, tmp_path: Path) -> None:
     accepted = {
@@ -175,9 +182,7 @@ def test_site_yml_summary_play_keeps_the_summary_and_says_it(project_root: Path,
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert not (tmp_path / "last-run").exists(), "check mode wrote the summary"
 
-    first = run_summary(
-        project_root, tmp_path, {**accepted, "vault_supermark_tinybird_token": "tb_secret_value"}
-    )
+    first = run_summary(project_root, tmp_path, {**accepted, **ANALYTICS})
     assert first.returncode == 0, first.stdout + first.stderr
     path = tmp_path / "last-run" / "docs.example.com" / "summary.json"
     assert path.stat().st_mode & 0o777 == 0o600
@@ -188,9 +193,8 @@ def test_site_yml_summary_play_keeps_the_summary_and_says_it(project_root: Path,
     for flag in accepted:
         assert f"[ACCEPTED RISK: {flag}]" in first.stdout
     assert "tb_secret_value" not in first.stdout + path.read_text()
+    assert "tb_admin_value" not in first.stdout + path.read_text()
 
-    second = run_summary(
-        project_root, tmp_path, {**accepted, "vault_supermark_tinybird_token": "tb_secret_value"}
-    )
+    second = run_summary(project_root, tmp_path, {**accepted, **ANALYTICS})
     assert second.returncode == 0
     assert "changed=0" in second.stdout  # the same summary is not rewritten

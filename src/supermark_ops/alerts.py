@@ -170,14 +170,22 @@ def dispatch(alerts: Iterable[Alert], channels: Sequence[Channel]) -> list[str]:
     return failures
 
 
-def ping(url: str, ok: bool, timeout: float = 10.0, verify: str | bool = True) -> None:
-    """healthchecks.io-style ping: URL on success, URL/fail on failure. Never raises."""
+PingEvent = Literal["start", "success", "fail"]
+
+
+def ping(
+    url: str, event: PingEvent, body: str = "", timeout: float = 10.0, verify: str | bool = True
+) -> None:
+    """A dead-man's switch ping, healthchecks.io-style: URL/start when a run begins, URL when it
+    succeeded, URL/fail when it failed, each a POST whose body (the run's result) the service keeps
+    as the ping's log. The outside service alerts when the pings stop. Never raises."""
     if not url:
         return
+    target = url if event == "success" else f"{url.rstrip('/')}/{event}"
     try:
-        requests.get(url if ok else url.rstrip("/") + "/fail", timeout=timeout, verify=verify)
+        requests.post(target, data=body.encode()[:100_000], timeout=timeout, verify=verify)
     except requests.RequestException as exc:
-        log.error("ping %s failed: %s", "success" if ok else "failure", type(exc).__name__)
+        log.error("ping %s failed: %s", event, type(exc).__name__)
 
 
 @dataclass

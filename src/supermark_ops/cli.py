@@ -14,7 +14,10 @@ from pathlib import Path
 
 from supermark_ops import __version__, http, results
 from supermark_ops.backup.cli import add_parser as add_backup
+from supermark_ops.console.cli import add_parser as add_console
 from supermark_ops.documents.cli import add_parser as add_documents
+from supermark_ops.external.cli import add_parser as add_check
+from supermark_ops.external.cli import add_trigger_parser as add_trigger
 from supermark_ops.migrate.cli import add_parser as add_migrate
 from supermark_ops.monitor.cli import add_parser as add_monitor
 from supermark_ops.pg.cli import add_parser as add_pg
@@ -27,11 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_console(sub)
     add_monitor(sub)
     add_migrate(sub)
     add_documents(sub.choices["migrate"])  # `migrate documents`: the files, after the database
     add_backup(sub)
     add_pg(sub)
+    add_check(sub)
+    add_trigger(sub)
     health = sub.add_parser(
         "health", help="wait until an app's /api/health answers ok (what a deploy waits for)"
     )
@@ -64,6 +70,7 @@ def _logging(log_file: Path | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

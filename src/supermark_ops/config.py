@@ -124,7 +124,10 @@ class BackupConfig:
     # The key that signs manifests (HMAC-SHA256); a restore refuses a manifest it did not sign.
     signing_key_file: Path | None = None
     state_dir: Path = STATE_DIR
-    compress: int = 6
+    # pg_dump -Z (checked by backup.common.compression). A whole number is a gzip level: the
+    # template before zstd wrote `compress: 6`, and a host keeps that file until role backup
+    # runs again, while ops_tools may already have installed this package (an upgrade).
+    compress: str = field(default="zstd:3", metadata={"number_as_string": True})
     documents: BucketSettings | None = None
     offsite: Offsite | None = None
     keep: Keep = field(default_factory=Keep)
@@ -171,6 +174,40 @@ class TLS:
 
 
 @dataclass(frozen=True)
+class Tinybird:
+    token: str = field(repr=False)
+    api_url: str = "https://api.tinybird.co"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    secret_key: str = field(repr=False)
+    api_url: str = "https://api.trigger.dev"
+
+
+@dataclass(frozen=True)
+class QStash:
+    token: str = field(repr=False)
+    current_signing_key: str = field(repr=False)
+    next_signing_key: str = field(repr=False)
+    api_url: str = "https://qstash.upstash.io"
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the deploy switched on, so the monitor knows what must work: a listed service that
+    the app reports off, or that fails its own check here, is unhealthy (and alerts)."""
+
+    expected: list[str] = field(default_factory=list)  # names in monitor.checks.SERVICES
+    tinybird: Tinybird | None = None
+    trigger: Trigger | None = None
+    qstash: QStash | None = None
+    # The conversion service's container (Gotenberg, on the internal network only): its health
+    # check (GET /health) as Docker last ran it.
+    conversion_container: str = ""
+
+
+@dataclass(frozen=True)
 class MonitorConfig:
     ROLE: ClassVar[str] = "monitor"
 
@@ -186,6 +223,8 @@ class MonitorConfig:
     disk: Disk | None = None
     memory: Memory | None = None
     tls: TLS | None = None
+    services: Services = field(default_factory=lambda: Services())
+    ping_url: str = ""  # a dead-man's switch (healthchecks.io-style): start, success, fail
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
@@ -270,7 +309,10 @@ def _build(kind: type, data: Mapping[Any, Any], source: str, prefix: str) -> Any
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{source}: {key} is missing")
             continue
-        values[f.name] = _convert(hints[f.name], data[f.name], source, key)
+        value = data[f.name]
+        if f.metadata.get("number_as_string") and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        values[f.name] = _convert(hints[f.name], value, source, key)
     return kind(**values)
 
 

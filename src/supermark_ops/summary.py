@@ -162,15 +162,24 @@ def _watch(s: Mapping[str, Any]) -> Item:
 
 
 def _optional(s: Mapping[str, Any]) -> list[Item]:
+    """The seed's later phases, each a switch (supermark_<phase>_enabled)."""
     items = []
-    if _get(s, "services.trigger", bool):
-        items.append(Item("conversion", True, "Trigger.dev converts PDF, Office and video uploads"))
+    if _get(s, "services.jobs", bool):
+        items.append(
+            Item("background jobs", True, "Trigger.dev runs conversion and exports; Gotenberg in the stack")
+        )
     else:
-        items.append(Item("conversion", False, "PDF/Office/video conversion is skipped (no Trigger.dev key)"))
-    if _get(s, "services.tinybird", bool):
-        items.append(Item("analytics", True, "Tinybird"))
+        items.append(
+            Item("background jobs", False, "PDF/Office/video conversion and exports are skipped (jobs off)")
+        )
+    if _get(s, "services.analytics", bool):
+        items.append(Item("analytics", True, "Tinybird (token scopes checked on every deploy)"))
     else:
-        items.append(Item("analytics", False, "view analytics are not recorded (no Tinybird token)"))
+        items.append(Item("analytics", False, "view analytics are not recorded (analytics off)"))
+    if _get(s, "services.webhooks", bool):
+        items.append(Item("webhooks", True, "QStash delivers the app's webhooks"))
+    else:
+        items.append(Item("webhooks", False, "the app's outgoing webhooks are not delivered (no QStash)"))
     return items
 
 

@@ -72,25 +72,54 @@ def migrate() -> None:
 
 
 def services() -> dict:
+    """The shape and rules of app/api/health/services/route.ts at the pinned ref: every entry
+    is read from env vars only (nothing is contacted), so available follows configured."""
     env = os.environ.get
 
-    def svc(configured: bool, critical: bool = False) -> dict:
-        return {"available": configured, "configured": configured, "critical": critical}
+    def on(*names: str) -> bool:
+        return all(env(n) for n in names)
 
-    storage = bool(env("NEXT_PRIVATE_UPLOAD_BUCKET") and env("NEXT_PRIVATE_UPLOAD_ACCESS_KEY_ID"))
+    s3 = env("NEXT_PUBLIC_UPLOAD_TRANSPORT") == "s3"
+    qstash = on("QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY")
+    redis = on("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN")
+    tinybird = bool(env("TINYBIRD_TOKEN")) and env("TINYBIRD_TOKEN") != "placeholder-token-for-local-dev"
     out = {
-        "storage": svc(storage, True),
-        "database": svc(bool(env("POSTGRES_PRISMA_URL")), True),
-        "resend": svc(bool(env("RESEND_API_KEY"))),
-        "tinybird": svc(bool(env("TINYBIRD_TOKEN"))),
-        "trigger": svc(bool(env("TRIGGER_SECRET_KEY"))),
-        "webhooks": {"qstash": svc(bool(env("QSTASH_TOKEN"))), "bullmq": svc(bool(env("REDIS_URL")))},
-        "redis": svc(bool(env("UPSTASH_REDIS_REST_URL"))),
-        "passkeys": svc(bool(env("HANKO_API_KEY"))),
-        "customDomains": svc(bool(env("PROJECT_ID_VERCEL"))),
-        "oauth": {"google": svc(bool(env("GOOGLE_CLIENT_ID"))), "linkedin": svc(bool(env("LINKEDIN_CLIENT_ID")))},
+        "storage": {
+            "available": on("NEXT_PRIVATE_UPLOAD_BUCKET", "NEXT_PRIVATE_UPLOAD_ACCESS_KEY_ID",
+                            "NEXT_PRIVATE_UPLOAD_SECRET_ACCESS_KEY") if s3 else on("BLOB_READ_WRITE_TOKEN"),
+            "transport": env("NEXT_PUBLIC_UPLOAD_TRANSPORT") or "not configured",
+            "endpoint": (env("NEXT_PRIVATE_UPLOAD_ENDPOINT") or "default") if s3 else "vercel blob",
+            "distribution": env("NEXT_PRIVATE_UPLOAD_DISTRIBUTION_HOST") or "not set",
+            "critical": True,
+        },
+        "database": {"available": on("POSTGRES_PRISMA_URL"), "critical": True},
+        "resend": {"available": on("RESEND_API_KEY"), "configured": on("RESEND_API_KEY"), "critical": False,
+                   "notes": "Required for email notifications and auth magic links"},
+        "tinybird": {"available": tinybird, "configured": on("TINYBIRD_TOKEN"), "critical": False,
+                     "notes": "Optional - analytics will be disabled if not configured"},
+        "trigger": {"available": on("TRIGGER_SECRET_KEY"), "configured": on("TRIGGER_SECRET_KEY"), "critical": False,
+                    "notes": "Required for document conversion (Office, CAD), video optimization, and exports"},
+        "webhooks": {
+            "qstash": {"available": qstash, "configured": qstash, "critical": False},
+            "bullmq": {"available": redis, "configured": redis, "critical": False,
+                       "notes": "Fallback when QStash not available"},
+            "notes": "Either QStash OR BullMQ (Redis) required for webhook delivery",
+        },
+        "redis": {"available": redis, "configured": redis, "critical": False,
+                  "notes": "Optional - rate limiting uses mock implementation if not configured"},
+        "passkeys": {"available": on("HANKO_API_KEY", "NEXT_PUBLIC_HANKO_TENANT_ID"),
+                     "configured": on("HANKO_API_KEY", "NEXT_PUBLIC_HANKO_TENANT_ID"), "critical": False,
+                     "notes": "Optional - passkey auth disabled if not configured"},
+        "customDomains": {"available": on("PROJECT_ID_VERCEL", "TEAM_ID_VERCEL", "AUTH_BEARER_TOKEN"),
+                          "configured": on("PROJECT_ID_VERCEL", "TEAM_ID_VERCEL", "AUTH_BEARER_TOKEN"),
+                          "critical": False,
+                          "notes": "Optional - custom domain features disabled if not configured"},
+        "oauth": {
+            "google": {"available": on("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"), "critical": False},
+            "linkedin": {"available": on("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"), "critical": False},
+        },
     }
-    critical_ok = all(v["available"] for v in out.values() if "critical" in v and v["critical"])
+    critical_ok = all(v["available"] for v in out.values() if v.get("critical") is True and "available" in v)
     return {"status": "healthy" if critical_ok else "degraded", "timestamp": datetime.now(UTC).isoformat(),
             "services": out}
 

@@ -17,76 +17,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 import yaml
+from stackhost import DOMAIN, ENV_FILE, FILES, ROOT_CA, curl, env_file, presign, psql, sh
 
 testinfra_hosts = ["ubuntu2404"]
-
-DOMAIN = "supermark.test"
-FILES = f"files.{DOMAIN}"
-ROOT_CA = "/tmp/pebble-root.pem"
-ENV_FILE = "/opt/supermark/app/supermark.env"
-
-
-def sh(host: Any, cmd: str) -> str:
-    result = host.run(cmd)
-    assert result.rc == 0, f"{cmd}\n{result.stdout}\n{result.stderr}"
-    return str(result.stdout)
-
-
-def curl(host: Any, url: str, *args: str, out: str = "/tmp/curl-body") -> tuple[int, str]:
-    """HTTPS through the proxy on 127.0.0.1, verified against Pebble's root: status and body."""
-    name = re.sub(r"^https?://([^/:]+).*", r"\1", url)
-    port = 443 if url.startswith("https") else 80
-    status = sh(
-        host,
-        f"curl -sS --cacert {ROOT_CA} --resolve {name}:{port}:127.0.0.1 "
-        f"-o {out} -w '%{{http_code}}' " + " ".join(shlex.quote(a) for a in args) + f" {shlex.quote(url)}",
-    )
-    body = host.file(out).content.decode(errors="replace") if host.file(out).exists else ""
-    return int(status), body
-
-
-def env_file(host: Any, path: str = ENV_FILE) -> dict[str, str]:
-    """KEY='value' lines, as Compose reads them (single quotes: literal)."""
-    content = sh(host, f"cat {path}")
-    pairs = (line.split("=", 1) for line in content.splitlines() if line and not line.startswith("#"))
-    return {key: re.sub(r"^'(.*)'$", r"\1", value) for key, value in pairs}
 
 
 # The scenario's "vault" (host_vars/ubuntu2404.yml): secrets with / $ # @ ? " and spaces.
 VAULT = yaml.safe_load((Path(__file__).parents[1] / "host_vars/ubuntu2404.yml").read_text())
-
-
-def psql(host: Any, sql: str) -> str:
-    return sh(
-        host,
-        "docker compose -f /opt/supermark/postgres/compose.yml exec -T postgres "
-        f"psql -X -At -U supermark -d supermark -c {shlex.quote(sql)}",
-    ).strip()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pebble_root(host: Any) -> None:
-    """Pebble's issuing root, from its management API (it changes on each Pebble start)."""
-    fmt = '{{(index .NetworkSettings.Networks "supermark_edge").IPAddress}}'
-    ip = sh(host, f"docker inspect -f '{fmt}' supermark-standin-pebble").strip()
-    sh(host, f"curl -sSk https://{ip}:15000/roots/0 -o {ROOT_CA}")
-
-
-def presign(host: Any, key: str, method: str, expires: int = 300) -> str:
-    """A presigned URL from the app (its boto3, its keys), as the real app makes them."""
-    token = env_file(host)["INTERNAL_API_KEY"]
-    status, body = curl(
-        host,
-        f"https://{DOMAIN}/api/standin/presign?key={key}&method={method}&expires={expires}",
-        "-H",
-        f"Authorization: Bearer {token}",
-    )
-    assert status == 200, body
-    url = json.loads(body)["url"]
-    assert url.startswith(f"https://{FILES}/supermark-documents/"), url
-    return str(url)
 
 
 def test_health_through_the_proxy_over_https(host: Any) -> None:
@@ -101,6 +39,31 @@ def test_services_report_optional_services_off(host: Any) -> None:
     assert status == 200
     assert services["storage"]["available"] and services["database"]["available"]
     assert not services["tinybird"]["configured"] and not services["trigger"]["configured"]
+    assert not services["resend"]["configured"] and not services["webhooks"]["qstash"]["configured"]
+
+
+# What the switches put in the env file (side_effect turns them all on, then off again).
+SWITCH_ENV = (
+    "RESEND_API_KEY",
+    "TINYBIRD_TOKEN",
+    "TRIGGER_SECRET_KEY",
+    "TRIGGER_API_URL",
+    "NEXT_PRIVATE_CONVERSION_BASE_URL",
+    "QSTASH_TOKEN",
+    "QSTASH_CURRENT_SIGNING_KEY",
+    "QSTASH_NEXT_SIGNING_KEY",
+)
+
+
+def test_switches_turned_off_leave_no_variable_and_no_conversion_service(host: Any) -> None:
+    """side_effect ran with every switch on, then a deploy without them: they are off again."""
+    env = env_file(host)
+    assert [name for name in SWITCH_ENV if name in env] == []
+    assert sh(host, "docker ps -a --filter name=gotenberg --format '{{.Names}}'").strip() == ""
+    assert not host.file("/opt/supermark/conversion").exists
+    monitor = yaml.safe_load(sh(host, "cat /etc/supermark-ops/monitor.yml"))
+    assert "services" not in monitor or not monitor["services"].get("expected")
+    assert "gotenberg" not in monitor["compose"]["services"]
 
 
 def test_http_redirects_to_https_and_headers_are_set(host: Any) -> None:
@@ -366,112 +329,13 @@ def test_monitor_sees_the_whole_stack_healthy(host: Any) -> None:
     report = json.loads(out)
     for check in ("app", "postgres", "storage", "compose", "tls", "backups", "drill"):
         assert report[check] == "healthy", (check, report)
-    assert report["tinybird"] == "not_configured" and report["trigger"] == "not_configured"
+    for optional in ("email", "tinybird", "trigger", "webhooks", "redis", "passkeys", "oauth"):
+        assert report[optional] == "not_configured", (optional, report)
+    assert "conversion" not in report
 
 
 def test_log_level_comes_from_the_variable(host: Any) -> None:
     assert env_file(host)["LOG_LEVEL"] == "info"
-
-
-def test_cut_over_brought_the_source_rows_and_kept_a_safety_dump(host: Any) -> None:
-    assert psql(host, "SELECT count(*) FROM \"Document\" WHERE id LIKE 'vercel-%'") == "1234"
-    assert psql(host, "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL") == "2"
-    dumps = sh(host, "ls /var/lib/supermark-ops/migrate/").split()
-    # Two safety dumps: the app's database before the failed attempt (side_effect.yml), then the
-    # half-migrated target before the run that finished (it is dumped whatever its mark says).
-    assert len([d for d in dumps if d.startswith("target-before-migration-")]) == 2, dumps
-    assert any(d.startswith("source-") for d in dumps)
-    assert curl(host, f"https://{DOMAIN}/api/health")[0] == 200
-
-
-BACKUP = "/opt/supermark-ops/venv/bin/supermark-ops backup --config /etc/supermark-ops/backup.yml --json"
-BLOBS = "/opt/standin-blob/blobs"  # what the Vercel Blob stand-in served to the cut-over
-
-
-def test_cut_over_moved_the_documents_off_blob_and_the_app_serves_them(host: Any) -> None:
-    """playbooks/migrate.yml's documents step: the rows point at the stack's bucket, the app's own
-    presigned download (its real route) gives the bytes Blob had, and backups hold them."""
-    rows = psql(
-        host,
-        "SELECT string_agg(concat_ws(' ', id, \"storageType\", file, \"originalFile\"), ';' ORDER BY id) "
-        'FROM (SELECT id, "storageType", file, "originalFile" FROM "Document" WHERE id = \'blobdoc1\' '
-        'UNION ALL SELECT id, "storageType", file, "originalFile" FROM "DocumentVersion" '
-        'UNION ALL SELECT id, "storageType", file, NULL FROM "DocumentPage") r',
-    ).split(";")
-    moved = {}
-    for line in rows:
-        id_, storage, key, *original = line.split(" ")
-        assert storage == "S3_PATH" and key.startswith("cteam1/doc_blobdoc1/"), line
-        assert original in ([], [key]), line
-        moved[id_] = key
-    blob_of = {"blobdoc1": "quarterly-report-Qr7x.pdf", "blobver1": "quarterly-report-Qr7x.pdf",
-               "blobpage1": "page-1-Pg1a.png"}  # fmt: skip
-    assert sorted(moved) == sorted(blob_of)
-    logo = psql(host, "SELECT logo FROM \"Brand\" WHERE id = 'blobbrand1'")
-    images = f"https://{FILES}/supermark-documents/cteam1/images/"
-    assert re.fullmatch(rf"{images}assets-[0-9a-f]{{32}}\.png", logo)
-    moved["logo"], blob_of["logo"] = logo.split("/supermark-documents/", 1)[1], "logo-Lg9.png"
-    token = env_file(host)["INTERNAL_API_KEY"]
-    for id_, key in moved.items():
-        status, body = curl(
-            host,
-            f"https://{DOMAIN}/api/file/s3/get-presigned-get-url",
-            "-X", "POST", "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json",
-            "--data", json.dumps({"key": key}),
-        )  # fmt: skip
-        assert status == 200, body
-        url = json.loads(body)["url"]
-        assert url.startswith(f"https://{FILES}/supermark-documents/{key}?")
-        assert curl(host, url, out="/tmp/moved.bin")[0] == 200
-        assert sh(host, "sha256sum < /tmp/moved.bin") == sh(host, f"sha256sum < {BLOBS}/{blob_of[id_]}")
-    # The backups taken since the cut-over hold the moved documents, byte for byte.
-    newest = max(b["name"] for b in json.loads(sh(host, f"{BACKUP} list"))["backups"] if b["complete"])
-    manifest = json.loads(sh(host, f"cat /var/backups/supermark/{newest}.manifest.json"))
-    for id_, key in moved.items():
-        blob_sha = sh(host, f"sha256sum < {BLOBS}/{blob_of[id_]}").split()[0]
-        assert manifest["documents"][key]["sha256"] == blob_sha, (newest, key)
-
-
-def test_backup_timers_are_scheduled_and_the_first_runs_passed(host: Any) -> None:
-    for timer in ("supermark-ops-backup.timer", "supermark-ops-drill.timer"):
-        assert host.service(timer).is_enabled and host.service(timer).is_running
-    assert "Persistent=true" in sh(host, "systemctl cat supermark-ops-backup.timer")
-    assert host.file("/etc/supermark-ops/backup.yml").mode == 0o600
-    assert host.file("/var/backups/supermark").mode == 0o700
-    for run in ("backup", "drill"):
-        assert json.loads(sh(host, f"cat /var/lib/supermark-ops/{run}-last.json"))["ok"] is True
-    # The restore in side_effect.yml kept the state before it as a safety backup.
-    listing = json.loads(sh(host, f"{BACKUP} list"))["backups"]
-    assert len([b for b in listing if b["complete"]]) >= 2  # one a day, plus the safety backup
-
-
-def test_backup_and_restore_bring_back_rows_and_documents(host: Any) -> None:
-    key = f"backup-{uuid.uuid4().hex}.bin"
-    sh(host, "head -c 200000 /dev/urandom > /tmp/doc.bin")
-    assert curl(host, presign(host, key, "put"), "-X", "PUT", "--data-binary", "@/tmp/doc.bin")[0] == 200
-    before = psql(host, 'SELECT count(*) FROM "Document"')
-    sh(host, "systemctl start supermark-ops-backup.service")
-    newest = json.loads(sh(host, "cat /var/lib/supermark-ops/backup-last.json"))
-    assert newest["ok"] and newest["documents"] >= 1
-    manifest = json.loads(sh(host, f"cat /var/backups/supermark/{newest['backup']}.manifest.json"))
-    assert key in manifest["documents"] and "public._prisma_migrations" in manifest["tables"]
-    # Signed with the key the role keeps beside the stack's secrets (0600, root's).
-    assert manifest["signature"]["alg"] == "hmac-sha256" and len(manifest["signature"]["mac"]) == 64
-    assert host.file("/opt/supermark/backup/backup.env").mode == 0o600
-    assert host.file("/opt/supermark/backup/backup.env").user == "root"
-    # Damage: rows gone, the document overwritten.
-    psql(host, 'DELETE FROM "Document"')
-    sh(host, "head -c 1000 /dev/urandom > /tmp/other.bin")
-    assert curl(host, presign(host, key, "put"), "-X", "PUT", "--data-binary", "@/tmp/other.bin")[0] == 200
-    restored = json.loads(sh(host, f"{BACKUP} restore --yes --name {newest['backup']}"))
-    assert restored["ok"] and restored["documents_uploaded"] == 1
-    assert psql(host, 'SELECT count(*) FROM "Document"') == before
-    assert curl(host, presign(host, key, "get"), out="/tmp/back.bin")[0] == 200
-    assert sh(host, "sha256sum < /tmp/doc.bin") == sh(host, "sha256sum < /tmp/back.bin")
-    assert curl(host, f"https://{DOMAIN}/api/health")[0] == 200
-    sh(host, "systemctl start supermark-ops-drill.service")
-    drill = json.loads(sh(host, "cat /var/lib/supermark-ops/drill-last.json"))
-    assert drill["ok"] and drill["backup"] > newest["backup"]  # the newest is now the safety backup
 
 
 def test_daily_app_log_export(host: Any) -> None:

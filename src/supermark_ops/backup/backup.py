@@ -24,15 +24,16 @@ log = logging.getLogger("supermark_ops.backup")
 
 
 def _dump(setup: Setup, name: str, step: Progress) -> dict[str, Any]:
-    """pg_dump -Fc into the folder, with the row counts of the snapshot it read (so a drill can
-    compare exactly while the app keeps writing); read back and checked before it is committed."""
+    """pg_dump -Fc (compressed as the config says) into the folder, with the row counts of the
+    snapshot it read (so a drill can compare exactly while the app keeps writing); read back and
+    checked before it is committed."""
     store = setup.store
     final = store.dump_path(name)
     step("database dump")
     try:
         with files.atomic_write(final) as out, Snapshot(setup.client, setup.db) as snapshot:
             tables = {table: int(count) for table, count in snapshot.query(sql.ROW_COUNTS)}
-            info = setup.client.dump(setup.db, out, ["-Z", str(setup.compress), *snapshot.dump_args()])
+            info = setup.client.dump(setup.db, out, ["-Z", setup.compress, *snapshot.dump_args()])
             out.flush()
             step("checking the dump")
             setup.client.check_archive(Path(out.name))

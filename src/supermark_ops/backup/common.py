@@ -4,6 +4,7 @@ of a local backup before anything is restored from it."""
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from supermark_ops import alerts, files, http, locks, pg
+from supermark_ops import alerts, files, http, locks, pg, results
 from supermark_ops.backup import signing
 from supermark_ops.backup.errors import BackupError
 from supermark_ops.backup.offsite import Offsite
@@ -26,6 +27,21 @@ from supermark_ops.s3 import Bucket
 # The timers wait this long for a migration (it holds <state_dir>/migrate.lock) before failing.
 MIGRATION_WAIT_SECONDS = 6 * 3600
 
+# pg_dump -Z: what PostgreSQL 16 takes (a bare digit is a gzip level, the setting's old form).
+# zstd, the default, dumps faster than gzip into a smaller file (docs/benchmarks/backup.md);
+# pg_restore reads any of them, so older gzip dumps still restore.
+_COMPRESSION = re.compile(r"none|[0-9]|gzip(:[1-9])?|lz4(:([1-9]|1[0-2]))?|zstd(:([1-9]|1[0-9]|2[0-2]))?")
+
+
+def compression(value: str) -> str:
+    """The config's compress, checked before any dump (pg_dump would refuse it mid-run)."""
+    if not _COMPRESSION.fullmatch(value):
+        raise BackupError(
+            f"compress: {value!r} is not a pg_dump compression: use zstd[:1-22], lz4[:1-12], gzip[:1-9], "
+            "a gzip level 0-9 or none (backup_compress; the default is zstd:3)."
+        )
+    return value
+
 
 @dataclass(frozen=True)
 class Setup:
@@ -38,7 +54,7 @@ class Setup:
     documents: Bucket | None
     offsite: Offsite | None
     policy: Policy
-    compress: int
+    compress: str  # pg_dump -Z
     state_dir: Path
     ping_url: str
     alerts: AlertSettings
@@ -85,7 +101,7 @@ class Setup:
             documents=Bucket.of(docs, cfg.ca_file) if docs else None,
             offsite=Offsite(Bucket.of(off, cfg.ca_file), off.age_recipient, prune) if off else None,
             policy=policy,
-            compress=cfg.compress,
+            compress=compression(cfg.compress),
             state_dir=cfg.state_dir,
             ping_url=cfg.ping_url,
             alerts=cfg.alerts,
@@ -105,7 +121,8 @@ def report(setup: Setup, check: str, outcome: dict[str, Any], send: bool = True)
     due = tracker.update({check: (status, outcome.get("reason", ""))})
     failed = alerts.dispatch(due, alerts.channels(setup.alerts, setup.verify)) if send else []
     if setup.ping_url and send:
-        alerts.ping(setup.ping_url, outcome["ok"], verify=setup.verify)
+        event: alerts.PingEvent = "success" if outcome["ok"] else "fail"
+        alerts.ping(setup.ping_url, event, results.dumps(outcome), verify=setup.verify)
     return failed
 
 

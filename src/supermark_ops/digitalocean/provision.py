@@ -338,6 +338,13 @@ def destroy(
         for volume in list(
             client.paginate("/v2/volumes", "volumes", {"name": spec.volume_name, "region": spec.region})
         ):
+            # The droplet's snapshot does not hold its volumes: the data volume gets its own
+            # before it goes (the API answers once the snapshot is taken).
+            if snapshot_first:
+                name = f"{spec.volume_name}-before-destroy"
+                actions.append(f"snapshot volume {spec.volume_name} as {name}")
+                if not dry_run:
+                    client.post(f"/v2/volumes/{volume['id']}/snapshots", {"name": name})
             actions.append(f"delete volume {spec.volume_name}")
             if not dry_run:
                 client.delete(f"/v2/volumes/{volume['id']}")

@@ -329,7 +329,7 @@ def rewrite(client: Client, target: Endpoint, changes: list[Change]) -> set[int]
         script.write(f"WITH {', '.join(ctes)} {selects};\n".encode())
         script.seek(0)
         out = client.run("psql", psql_args(target, rows=True), target, stdin=script)
-    return {int(row[0]) for row in split_rows(out)}
+    return {int(row[0]) for row in split_rows(out)}  # the pg layer's row format (NUL-ended rows)
 
 
 @dataclass

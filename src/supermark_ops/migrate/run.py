@@ -17,6 +17,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from supermark_ops.locks import held_exclusively, single_run
 from supermark_ops.migrate.errors import MigrateError
 from supermark_ops.migrate.rehearsal import rehearse
 from supermark_ops.migrate.transfer import SPLIT_BYTES, copy, dump_schema
-from supermark_ops.migrate.verify import Report, compare
+from supermark_ops.migrate.verify import Report, Side, check, compare, read_side
 from supermark_ops.pg import Client, Endpoint, Snapshot, sql
 from supermark_ops.pg.client import query_client
 from supermark_ops.results import Progress, no_progress
@@ -246,7 +247,13 @@ def _migrate(
     stamp = clock.strftime("%Y%m%dT%H%M%SZ")
     # The schema is dumped once, in the snapshot the copy and the verification read; the target
     # server must take it (rehearsed in a scratch database) before its database is touched.
-    with Snapshot(client, source) as snapshot, _schema_file(workdir, stamp, keep=not dry_run) as schema:
+    with (
+        Snapshot(client, source) as snapshot,
+        _schema_file(workdir, stamp, keep=not dry_run) as schema,
+        # The verification's source side, beside the copy's last index builds (ended before the
+        # snapshot is let go).
+        ThreadPoolExecutor(max_workers=1) as beside,
+    ):
         phase("schema rehearsal")
         dump_schema(client, source, snapshot, schema)
         rehearse(client, target, schema, query_client(client_image))
@@ -262,25 +269,29 @@ def _migrate(
             summary.safety_dump = str(safety)
             _reset(client, target)
         _mark(client, target, f"{MARK_INCOMPLETE} (started {stamp} from {source.label()})")
+        source_side: list[Future[Side]] = []
+
+        def all_data_in() -> None:
+            # The source side reads the copy's snapshot (what was copied; later writes to the
+            # source are not differences), as soon as the data is in: a remote source's CPU is
+            # free then, while the target builds its last indexes.
+            if verify:
+                source_side.append(beside.submit(read_side, snapshot, on_table))
+
         try:
             # Sequences are not transactional: their values now bound what the copy may hold.
             floor = dict(snapshot.query(sql.SEQUENCES))
             t = datetime.now(UTC)
-            copy(client, source, target, snapshot, schema, jobs, phase, on_table, split_bytes)
+            copy(client, source, target, snapshot, schema, jobs, phase, on_table, split_bytes, all_data_in)
             summary.dump = str(schema)
             summary.seconds["copy"] = (datetime.now(UTC) - t).total_seconds()
             if verify:
                 phase("verify")
                 t = datetime.now(UTC)
-                # In the snapshot the copy read: later writes to the source are not differences.
-                summary.report = compare(
-                    query_client(client_image),
-                    source,
-                    target,
-                    on_table,
-                    snapshot=snapshot,
-                    sequence_floor=floor,
+                summary.report = check(
+                    query_client(client_image), target, source_side[0], snapshot, sequence_floor=floor
                 )
+                # What the verification adds after the copy (its source side began during it).
                 summary.seconds["verify"] = (datetime.now(UTC) - t).total_seconds()
         except OpsError as exc:
             kept = f"; what it held before is in {summary.safety_dump}" if summary.safety_dump else ""

@@ -10,15 +10,22 @@ source sessions read the snapshot one held-open session exported
 (supermark_ops.pg.Snapshot), so the result is what a single pg_dump would have
 produced. The caller holds the snapshot and has the schema dumped first (`dump_schema`), so
 the preflight can rehearse it before the target is touched.
+
+Index builds are most of a restore's work. A table's indexes and its primary and unique keys
+are built as soon as its own data is in (a big table when its last range arrives, the small
+ones when their stream ends), while the rest is still being copied; a foreign key as soon as
+both its tables allow; whatever else is post-data comes last, with -j.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 import threading
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from supermark_ops import files
@@ -31,6 +38,10 @@ from supermark_ops.results import Progress
 SPLIT_BYTES = 64 * 2**20
 # Neither owners nor grants of the source: the target's own role owns everything.
 _FOREIGN = ("--no-owner", "--no-acl")
+# The target sessions that load and index: a crash mid-way leaves the "incomplete" mark anyway
+# (the run is redone), so no commit waits for its WAL flush (the final mark's commit flushes
+# all); no parallel maintenance workers, as the cores are busy with the copy beside the builds.
+TARGET_OPTIONS = "-c synchronous_commit=off -c max_parallel_maintenance_workers=0"
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,64 @@ def split(table: str, columns: str, pages: int, parts: int, binary: bool = False
     step = max(1, -(-pages // parts))
     starts = list(range(0, max(pages, 1), step))
     return [
-        Part(table, columns, start, starts[i + 1] if i + 1 < len(starts) else None)
+        Part(table, columns, start, starts[i + 1] if i + 1 < len(starts) else None, binary)
         for i, start in enumerate(starts)
     ]
+
+
+_TOC_ENTRY = re.compile(r"^\d+; (\d+) (\d+) (?:INDEX|CONSTRAINT|FK CONSTRAINT) ")
+
+
+@dataclass
+class PostData:
+    """When each post-data entry (a line of the schema archive's listing) can run. Once a
+    table's data is in: its keys (what foreign keys need) and its other indexes. A foreign key
+    once its table's data is in and the table it references has its keys."""
+
+    toc: list[str]
+    keys: dict[str, list[str]] = field(default_factory=dict)  # table -> its keys
+    indexes: dict[str, list[str]] = field(default_factory=dict)  # table -> its other indexes
+    foreign: list[tuple[str, str, str]] = field(default_factory=list)  # (table, referenced, entry)
+    loaded: set[str] = field(default_factory=set)  # tables whose data is in
+    keyed: set[str] = field(default_factory=set)  # ... and whose keys are built
+    done: set[str] = field(default_factory=set)  # entries restored (or on their way)
+
+    @classmethod
+    def of(cls, toc: list[str], objects: list[list[str]]) -> PostData:
+        """The plan from the archive's listing and sql.POST_DATA_OBJECTS' rows."""
+        kinds = {(r[0], r[1]): r[2:] for r in objects}
+        plan = cls(toc)
+        for entry in toc:
+            match = _TOC_ENTRY.match(entry)
+            if match and (match[1], match[2]) in kinds:
+                kind, table, referenced = kinds[match[1], match[2]]
+                if kind == "f":
+                    plan.foreign.append((table, referenced, entry))
+                else:
+                    (plan.keys if kind == "k" else plan.indexes).setdefault(table, []).append(entry)
+        return plan
+
+    def tables(self) -> set[str]:
+        return {*self.keys, *self.indexes, *(t for fk in self.foreign for t in fk[:2])}
+
+    def data_in(self, tables: list[str]) -> tuple[list[str], list[str]]:
+        """The keys and the other indexes of `tables`, now that their data is in."""
+        self.loaded.update(tables)
+        keys = self._take([e for t in tables for e in self.keys.get(t, [])])
+        return keys, self._take([e for t in tables for e in self.indexes.get(t, [])])
+
+    def foreign_keys(self, keyed: list[str]) -> list[str]:
+        """The foreign keys that can run now, with `keyed` having their keys as well."""
+        self.keyed.update(keyed)
+        return self._take([e for t, ref, e in self.foreign if t in self.loaded and ref in self.keyed])
+
+    def rest(self) -> list[str]:
+        return [e for e in self.toc if e not in self.done]
+
+    def _take(self, entries: list[str]) -> list[str]:
+        entries = [e for e in dict.fromkeys(entries) if e not in self.done]
+        self.done.update(entries)
+        return entries
 
 
 # (program, args, endpoint, PGOPTIONS) of one side of a pipe.
@@ -105,6 +171,9 @@ def dump_schema(client: Client, source: Endpoint, snapshot: Snapshot, path: Path
         )
 
 
+_STREAM = "the other tables"
+
+
 def copy(
     client: Client,
     source: Endpoint,
@@ -115,15 +184,20 @@ def copy(
     phase: Progress,
     on_table: Progress,
     split_bytes: int = SPLIT_BYTES,
+    all_data_in: Callable[[], None] = lambda: None,
 ) -> None:
-    """The copy of what `snapshot` sees: the schema's pre-data, the data, indexes and constraints."""
+    """The copy of what `snapshot` sees: the schema's pre-data, the data, indexes and constraints.
+    `all_data_in` is called once all the data is in (while the last builds still run)."""
     phase("schema")
     client.restore(target, schema, ["--no-acl", "--section=pre-data"])
     big = client.query(source, sql.big_tables(split_bytes), read_only=True)
+    plan = PostData.of(client.listing(schema), client.query(source, sql.POST_DATA_OBJECTS, read_only=True))
+    split_pages = max(1, split_bytes // 8192)
     parts = [
         p
         for table, pages, cols, binary in big
-        for p in split(table, cols, int(pages), max(2, jobs * 2), binary == "t")
+        # About split_bytes a range, at most two per job.
+        for p in split(table, cols, int(pages), min(2 * jobs, -(-int(pages) // split_pages)), binary == "t")
     ]
     phase(f"data ({len(big)} big tables in {len(parts)} parts, the rest in one stream)")
     stop = threading.Event()
@@ -135,10 +209,28 @@ def copy(
         source,
         READ_ONLY,
     )
-    into: Side = ("pg_restore", [*_FOREIGN, "--exit-on-error", "-d", target.conninfo()], target, "")
-    with ThreadPoolExecutor(max_workers=jobs + 1) as pool:
-        futures: dict[Future[None], str] = {
-            pool.submit(_pipe, client, stream, into, stop): "the other tables"
+    into: Side = (
+        "pg_restore",
+        [*_FOREIGN, "--exit-on-error", "-d", target.conninfo()],
+        target,
+        TARGET_OPTIONS,
+    )
+    left = {table: sum(p.table == table for p in parts) for table, *_ in big}
+    # The data: `jobs` pipelines and the stream at a time. Beside them three lanes of pg_restore
+    # -j, each taking what the data in so far allows: the keys of each table whose data is in
+    # (what foreign keys wait for), the foreign keys whose referenced table has its keys, and the
+    # other indexes (the bulk of the work). A foreign key locks both its tables and most reference
+    # the same few, so their checks form a chain: it starts as early as it can. (Within a run
+    # pg_restore never runs two entries locking the same table at once; across the lanes a
+    # foreign key and an index build at most wait for each other's lock.)
+    with (
+        ThreadPoolExecutor(max_workers=jobs + 1) as pool,
+        ThreadPoolExecutor(max_workers=1) as keys_lane,
+        ThreadPoolExecutor(max_workers=1) as foreign_lane,
+        ThreadPoolExecutor(max_workers=1) as index_lane,
+    ):
+        futures: dict[Future[None], tuple[str, list[str]]] = {
+            pool.submit(_pipe, client, stream, into, stop): ("data", [_STREAM])
         }
         in_snapshot = snapshot.join()
         for part in parts:
@@ -148,17 +240,66 @@ def copy(
             in_args = psql_args(target, f"COPY {part.table} ({part.columns}) FROM STDIN{part.options}")
             futures[
                 pool.submit(
-                    _pipe, client, ("psql", out_args, source, READ_ONLY), ("psql", in_args, target, ""), stop
+                    _pipe,
+                    client,
+                    ("psql", out_args, source, READ_ONLY),
+                    ("psql", in_args, target, TARGET_OPTIONS),
+                    stop,
                 )
-            ] = part.table
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            ] = ("data", [part.table])
+
+        def build(lane: ThreadPoolExecutor, kind: str, tables: list[str], entries: list[str]) -> None:
+            futures[
+                lane.submit(
+                    client.restore,
+                    target,
+                    schema,
+                    ["--no-acl", "--section=post-data"],
+                    jobs,
+                    entries=entries,
+                    options=TARGET_OPTIONS,
+                )
+            ] = (kind, tables)
+
+        def keyed(tables: list[str]) -> None:
+            entries = plan.foreign_keys(tables)
+            if entries:
+                build(foreign_lane, "foreign keys", [], entries)
+
+        def loaded(tables: list[str]) -> None:
+            keys, indexes = plan.data_in(tables)
+            if keys:
+                build(keys_lane, "keys", tables, keys)
+            keyed([t for t in tables if not plan.keys.get(t)])
+            if indexes:
+                build(index_lane, "indexes", [], indexes)
+
+        handled: set[Future[None]] = set()
+        copying = len(futures)
+        while len(handled) < len(futures):
+            done, _ = wait([f for f in futures if f not in handled], return_when=FIRST_COMPLETED)
             for future in done:
+                handled.add(future)
                 if future.exception() is not None:
                     stop.set()
-                    wait(pending)
+                    wait(list(futures))
                     raise future.exception()  # type: ignore[misc]
-                on_table(futures[future])
-    phase("indexes and constraints")
-    client.restore(target, schema, ["--no-acl", "--section=post-data"], jobs=jobs)
+                kind, tables = futures[future]
+                if kind == "keys":
+                    keyed(tables)
+                if kind != "data":
+                    continue
+                on_table(tables[0])
+                copying -= 1
+                if copying == 0:
+                    phase("indexes and constraints")  # the data is in; the last builds go on
+                    all_data_in()
+                if tables[0] == _STREAM:
+                    loaded(sorted(plan.tables() - set(left)))
+                else:
+                    left[tables[0]] -= 1
+                    if left[tables[0]] == 0:
+                        loaded([tables[0]])
+    client.restore(
+        target, schema, ["--no-acl", "--section=post-data"], jobs, entries=plan.rest(), options=TARGET_OPTIONS
+    )

@@ -1,6 +1,11 @@
 """Compare source and target the way `pgcopydb compare data` does: per table a
 row count and a hash over the rows (order-independent), and sequences' values.
 
+Both servers hash at the same time, one session a side (tables one after another), so the
+check takes about as long as reading the larger side once. After a copy the source side can
+start as soon as the data is in, beside the target's last index builds (`read_side` of the
+copy's snapshot), and the target side when the target is complete (`check`).
+
 After a copy the source is read inside the snapshot the copy read (in the session that
 exported it), so writes to the source since then do not fail a correct copy. Sequences are
 not transactional: the copy holds the value pg_dump read, at or after the snapshot, so a
@@ -11,7 +16,7 @@ are not in the target (freeze the old app before the cut-over).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from supermark_ops.pg import Client, Endpoint, Snapshot, sql
@@ -96,36 +101,57 @@ class Report:
         }
 
 
-def compare(
+@dataclass
+class Side:
+    """One server's tables with their row counts and hashes."""
+
+    hashes: dict[str, tuple[int, str]]
+
+
+def read_side(snapshot: Snapshot, on_table: Progress = no_progress) -> Side:
+    """Count and hash each table, in the snapshot's own session."""
+    hashes: dict[str, tuple[int, str]] = {}
+    for (table,) in snapshot.query(sql.TABLES):
+        on_table(table)
+        count, digest = snapshot.query(sql.table_hash(table))[0]
+        hashes[table] = (int(count), digest)
+    return Side(hashes)
+
+
+def check(
     client: Client,
-    source: Endpoint,
     target: Endpoint,
-    on_table: Progress = no_progress,
-    snapshot: Snapshot | None = None,
+    source: Future[Side],
+    snapshot: Snapshot,
     sequence_floor: dict[str, str] | None = None,
 ) -> Report:
-    """Source against target; with `snapshot`, the source is read inside it (what the copy read)."""
-    read_source: Callable[[str], list[list[str]]] = (
-        snapshot.query if snapshot else (lambda q: client.query(source, q, read_only=True))
-    )
+    """The target side now (one session), against the source side (read in `snapshot`, begun
+    earlier or beside this); then the sequences, the source's as they are now (a sequence is
+    not transactional: the snapshot does not hold its value)."""
+    with Snapshot(client, target) as dst:
+        target_side = read_side(dst)
+        dst_seq = dict(dst.query(sql.SEQUENCES))
+    source_side = source.result()
+    src_seq = dict(snapshot.query(sql.SEQUENCES))
     report = Report(sequence_floor=dict(sequence_floor or {}))
-    src_tables = {r[0] for r in read_source(sql.TABLES)}
-    dst_tables = {r[0] for r in client.query(target, sql.TABLES)}
-    for table in sorted(src_tables | dst_tables):
-        on_table(table)
-        src = read_source(sql.table_hash(table))[0] if table in src_tables else [None, None]
-        dst = client.query(target, sql.table_hash(table))[0] if table in dst_tables else [None, None]
+    src, dst_ = source_side.hashes, target_side.hashes
+    for table in sorted(set(src) | set(dst_)):
+        a, b = src.get(table), dst_.get(table)
         report.tables.append(
             TableCheck(
                 table,
-                int(src[0]) if src[0] is not None else None,
-                int(dst[0]) if dst[0] is not None else None,
-                src[1],
-                dst[1],
+                a[0] if a else None,
+                b[0] if b else None,
+                a[1] if a else None,
+                b[1] if b else None,
             )
         )
-    src_seq = dict(read_source(sql.SEQUENCES))
-    dst_seq = dict(client.query(target, sql.SEQUENCES))
     for name in sorted(set(src_seq) | set(dst_seq)):
         report.sequences[name] = (src_seq.get(name), dst_seq.get(name))
     return report
+
+
+def compare(client: Client, source: Endpoint, target: Endpoint, on_table: Progress = no_progress) -> Report:
+    """Source against target as they are now, both sides at once (the source read-only)."""
+    with Snapshot(client, source) as snapshot, ThreadPoolExecutor(max_workers=1) as pool:
+        return check(client, target, pool.submit(read_side, snapshot, on_table), snapshot)

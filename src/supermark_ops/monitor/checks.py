@@ -51,15 +51,51 @@ def app_health(base_url: str, timeout: float, verify: str | bool = True) -> Resu
     return bad(problem) if problem else ok()
 
 
-# The app's service names, as the seed's JSON shows them.
-SERVICE_NAMES = {"resend": "email", "tinybird": "tinybird", "trigger": "trigger"}
+# The monitor's word for each optional service of /api/health/services (the seed's names where
+# it has them), and where the app reports it. Webhook delivery and OAuth are groups: QStash or
+# BullMQ, Google or LinkedIn.
+SERVICES: dict[str, tuple[str, ...]] = {
+    "email": ("resend",),
+    "tinybird": ("tinybird",),
+    "trigger": ("trigger",),
+    "webhooks": ("webhooks.qstash", "webhooks.bullmq"),
+    "redis": ("redis",),
+    "passkeys": ("passkeys",),
+    "oauth": ("oauth.google", "oauth.linkedin"),
+}
 
 
-def app_services(base_url: str, timeout: float, verify: str | bool = True) -> dict[str, Result]:
+def _entry(services: dict[str, Any], path: str) -> dict[str, Any]:
+    node: Any = services
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def _service(name: str, services: dict[str, Any], expected: bool) -> Result:
+    """One optional service: off is not_configured (never an alarm); on and not available, or
+    switched on by the deploy while the app reports it off, is unhealthy."""
+    parts = {path: _entry(services, path) for path in SERVICES[name]}
+    # OAuth entries have no "configured": an ID and a secret make a provider available.
+    on = [p for p, e in parts.items() if e.get("configured", e.get("available"))]
+    up = [p for p in on if parts[p].get("available")]
+    if not on:
+        if expected:
+            return bad(f"{name} was switched on by the deploy, but the app reports it not configured")
+        return off(f"{name} is not configured (optional)")
+    down = [p for p in on if p not in up]
+    if down:
+        return bad(f"{', '.join(down)} configured but not available", configured=on)
+    return ok(configured=on)
+
+
+def app_services(
+    base_url: str, timeout: float, verify: str | bool = True, expected: Sequence[str] = ()
+) -> dict[str, Result]:
     """/api/health/services: always HTTP 200, so its body is what counts.
 
-    "degraded", or a critical service that is not available, is unhealthy;
-    an optional service that is off is not_configured, not an alarm.
+    "degraded", or a critical service that is not available, is unhealthy; an optional service
+    that is off is not_configured, unless the deploy switched it on (`expected`).
     """
     url = base_url.rstrip("/") + "/api/health/services"
     try:
@@ -83,15 +119,25 @@ def app_services(base_url: str, timeout: float, verify: str | bool = True) -> di
         results["services"] = bad(why or f"the app reports '{body.get('status')}'")
     else:
         results["services"] = ok()
-    for key, name in SERVICE_NAMES.items():
-        info = services.get(key)
-        if not isinstance(info, dict) or not info.get("configured"):
-            results[name] = off(f"{key} is not configured (optional)")
-        elif info.get("available"):
-            results[name] = ok()
-        else:
-            results[name] = bad(f"{key} is configured but not available")
+    for name in SERVICES:
+        results[name] = _service(name, services, name in expected)
     return results
+
+
+def external(problem: str) -> Result:
+    """An outside service's own check (supermark_ops.external): "" is healthy."""
+    return bad(problem) if problem else ok()
+
+
+def fold(results: dict[str, Result], probes: dict[str, Result]) -> dict[str, Result]:
+    """A switched-on service is healthy only when the app reports it available AND its own
+    check passes: a failed probe turns the app's word for it unhealthy, with the probe's reason."""
+    out = dict(results)
+    for name, probe in probes.items():
+        mine = out.get(name)
+        if mine is None or (mine.status != UNHEALTHY and probe.status == UNHEALTHY):
+            out[name] = probe
+    return out
 
 
 def compose_services(project: str, expected: Sequence[str], timeout: float, docker: str = "docker") -> Result:
@@ -118,6 +164,30 @@ def compose_services(project: str, expected: Sequence[str], timeout: float, dock
         elif row.get("Health") not in ("", None, "healthy"):
             problems.append(f"{service}: {row.get('Health')}")
     return bad("; ".join(problems)) if problems else ok(services=sorted(expected))
+
+
+def container_health(container: str, timeout: float, docker: str = "docker") -> Result:
+    """A container of the stack runs and its own health check passes (Docker ran it last)."""
+    try:
+        proc = subprocess.run(
+            [docker, "inspect", "-f", "{{json .State}}", container],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        return bad(f"docker inspect {container} failed: {type(exc).__name__}")
+    if proc.returncode != 0:
+        return bad(f"{container}: no such container")
+    state = json.loads(proc.stdout)
+    health = (state.get("Health") or {}).get("Status", "")
+    if state.get("Status") != "running":
+        return bad(f"{container} is {state.get('Status')}")
+    if health not in ("", "healthy"):
+        log = (state.get("Health") or {}).get("Log") or [{}]
+        said = str(log[-1].get("Output", "")).strip()[-200:]
+        return bad(f"{container} is {health}" + (f": {said}" if said else ""))
+    return ok(container=container)
 
 
 def postgres(client: pg.Client, endpoint: pg.Endpoint, timeout: float) -> Result:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from supermark_ops import alerts, files, http, pg
+from supermark_ops import alerts, external, files, http, pg, results
 from supermark_ops.config import MonitorConfig
 from supermark_ops.locks import single_run
 from supermark_ops.monitor import checks
@@ -45,7 +45,8 @@ def plan(cfg: MonitorConfig) -> dict[str, Callable[[], Result | dict[str, Result
     todo: dict[str, Callable[[], Result | dict[str, Result]]] = {}
     if url := cfg.app_url:
         todo["app"] = lambda: checks.app_health(url, t, verify)
-        todo["services"] = lambda: checks.app_services(url, t, verify)
+        expected = cfg.services.expected
+        todo["services"] = lambda: checks.app_services(url, t, verify, expected)
     if pgs := cfg.postgres:
         client = pg.Client(container=pgs.container)
         endpoint = pg.socket_endpoint(pgs.user, pgs.database, pgs.host, pgs.port)
@@ -63,6 +64,17 @@ def plan(cfg: MonitorConfig) -> dict[str, Callable[[], Result | dict[str, Result
         todo["disk"] = lambda: checks.disk(dk.paths, dk.max_percent)
     if mem := cfg.memory:
         todo["memory"] = lambda: checks.memory(mem.max_percent)
+    svc = cfg.services
+    if tb := svc.tinybird:
+        todo["probe:tinybird"] = lambda: checks.external(external.tinybird_token(tb.api_url, tb.token, t))
+    if tr := svc.trigger:
+        todo["probe:trigger"] = lambda: checks.external(external.trigger(tr.api_url, tr.secret_key, t))
+    if qs := svc.qstash:
+        todo["probe:webhooks"] = lambda: checks.external(
+            external.qstash(qs.api_url, qs.token, qs.current_signing_key, qs.next_signing_key, t)
+        )
+    if box := svc.conversion_container:
+        todo["conversion"] = lambda: checks.container_health(box, t)
     if tls := cfg.tls:
         todo["tls"] = lambda: checks.tls_certificate(
             tls.host,
@@ -94,7 +106,8 @@ def run_checks(cfg: MonitorConfig) -> dict[str, Result]:
         else:
             results[name] = value
     pool.shutdown(wait=False, cancel_futures=True)
-    return results
+    probes = {n.removeprefix("probe:"): results.pop(n) for n in list(results) if n.startswith("probe:")}
+    return checks.fold(results, probes)
 
 
 def report(results: dict[str, Result], now: datetime) -> dict[str, Any]:
@@ -119,6 +132,9 @@ def run(cfg: MonitorConfig, now: datetime | None = None, send: bool = True) -> O
             )
             return Outcome({}, [], [], skipped=True)
         now = now or datetime.now(UTC)
+        verify = http.verify(cfg.ca_file)
+        if send:  # the dead-man's switch: a run that could not start never gets here
+            alerts.ping(cfg.ping_url, "start", verify=verify)
         result = report(run_checks(cfg), now)
         files.write_json(state_dir / "monitor-last.json", result)
         tracker = alerts.IncidentTracker(
@@ -128,8 +144,11 @@ def run(cfg: MonitorConfig, now: datetime | None = None, send: bool = True) -> O
         )
         statuses = {name: (d["status"], d["reason"]) for name, d in result["details"].items()}
         due = tracker.update(statuses, now)
-        channels = alerts.channels(cfg.alerts, http.verify(cfg.ca_file))
+        channels = alerts.channels(cfg.alerts, verify)
         failed = alerts.dispatch(due, channels) if send else []
+        if send:
+            event: alerts.PingEvent = "success" if result["ok"] else "fail"
+            alerts.ping(cfg.ping_url, event, results.dumps(result), verify=verify)
         for line in (
             f"{n}: {d['status']}{' - ' + d['reason'] if d['reason'] else ''}"
             for n, d in result["details"].items()

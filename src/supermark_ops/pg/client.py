@@ -12,6 +12,7 @@ container, `-e NAME` passes each by name), never in argv.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -226,23 +227,54 @@ class Client:
                 )
         return DumpInfo(size, digest.hexdigest())
 
-    def restore(self, endpoint: Endpoint, path: Path, args: Sequence[str] = (), jobs: int = 1) -> None:
+    def restore(
+        self,
+        endpoint: Endpoint,
+        path: Path,
+        args: Sequence[str] = (),
+        jobs: int = 1,
+        *,
+        entries: Sequence[str] | None = None,
+        options: str = "",
+    ) -> None:
         """pg_restore of an archive on this machine into the (empty) database, stopping at the first
         error. In a container the archive comes on stdin (the container cannot see this machine's
-        files), so one job; elsewhere `jobs` in parallel."""
+        files), so one job; elsewhere `jobs` in parallel. `entries`: only these lines of the
+        archive's table of contents (`listing`), through a list file beside the archive."""
         base = ["--no-owner", "--exit-on-error", *args, "-d", endpoint.conninfo()]
-        if self.container:
-            with path.open("rb") as f:
-                self.run("pg_restore", base, endpoint, stdin=f)
-        else:
-            self.run("pg_restore", [*base, "-j", str(jobs), str(path)], endpoint, mounts=[path.parent])
+        with contextlib.ExitStack() as stack:
+            if entries is not None:
+                chosen = stack.enter_context(
+                    tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".entries-", suffix=".list")
+                )
+                chosen.write("".join(f"{entry}\n" for entry in entries))
+                chosen.flush()
+                base = ["-L", chosen.name, *base]
+            if self.container:
+                if entries is not None:
+                    raise PgError("pg_restore -L needs a client that sees this machine's files")
+                with path.open("rb") as f:
+                    self.run("pg_restore", base, endpoint, options=options, stdin=f)
+            else:
+                self.run(
+                    "pg_restore",
+                    [*base, "-j", str(jobs), str(path)],
+                    endpoint,
+                    options=options,
+                    mounts=[path.parent],
+                )
 
-    def check_archive(self, path: Path) -> None:
-        """pg_restore --list reads the archive's table of contents: a torn or foreign file fails."""
+    def listing(self, path: Path) -> list[str]:
+        """The archive's table of contents (pg_restore --list), one entry a line, comments left out."""
         with path.open("rb") as f:
             out = self.run("pg_restore", ["--list"], None, stdin=f)
         if "Archive created at" not in out:
             raise PgError(f"{path} is not a readable pg_dump archive")
+        return [line for line in out.splitlines() if line and not line.startswith(";")]
+
+    def check_archive(self, path: Path) -> None:
+        """pg_restore --list reads the archive's table of contents: a torn or foreign file fails."""
+        self.listing(path)
 
     def drop_database(self, endpoint: Endpoint, name: str) -> None:
         self.query(endpoint.on("postgres"), f"DROP DATABASE IF EXISTS {sql.ident(name)} WITH (FORCE)")

@@ -12,6 +12,7 @@ import os
 import secrets
 import subprocess
 import tempfile
+import threading
 from types import TracebackType
 
 from supermark_ops.pg import sql
@@ -24,6 +25,8 @@ class Snapshot:
     def __init__(self, client: Client, endpoint: Endpoint) -> None:
         self._where = client.where(endpoint)
         self._end = f"-- end of rows {secrets.token_hex(8)} --"
+        self._turn = threading.Lock()  # one statement at a time in the session (the migration's
+        # verification reads it from a thread of its own)
         self._err = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the session; close()
         self._proc = client.popen(
             "psql",
@@ -54,6 +57,10 @@ class Snapshot:
 
     def query(self, statement: str) -> list[list[str]]:
         """Rows of a statement (one line of SQL) run inside the snapshot."""
+        with self._turn:
+            return self._query(statement)
+
+    def _query(self, statement: str) -> list[list[str]]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         try:
             self._proc.stdin.write(f"{statement};\n\\echo '{self._end}'\n".encode())
