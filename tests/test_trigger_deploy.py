@@ -219,12 +219,9 @@ def test_a_version_no_longer_current_is_deployed_again(
     assert trigger_deploy.deployed(record, target, "trigger-abc-1", PAT) is None
 
 
-def test_the_cli_refuses_a_bad_token_naming_the_fix(
-    project_root: Path, saas: tuple[str, dict[str, Any]], cli: Path
-) -> None:
-    api, world = saas
-    source = project_root / "images/standins/app-src"
-    base = [
+def deploy_argv(source: Path, cli: Path, api: str, record: Path) -> list[str]:
+    """`supermark-ops trigger deploy` of release r1 to the stand-in's project."""
+    return [
         sys.executable,
         "-m",
         "supermark_ops.cli",
@@ -241,8 +238,16 @@ def test_the_cli_refuses_a_bad_token_naming_the_fix(
         "--api-url",
         api,
         "--record",
-        str(project_root / "never-written.json"),
+        str(record),
     ]
+
+
+def test_the_cli_refuses_a_bad_token_naming_the_fix(
+    project_root: Path, saas: tuple[str, dict[str, Any]], cli: Path
+) -> None:
+    api, world = saas
+    source = project_root / "images/standins/app-src"
+    base = deploy_argv(source, cli, api, project_root / "never-written.json")
     revoked = subprocess.run(
         base, capture_output=True, text=True, env=dict(os.environ, TRIGGER_ACCESS_TOKEN="tr_pat_revoked")
     )
@@ -310,25 +315,7 @@ def test_a_cli_of_another_version_than_the_lock_is_refused(
     lock["packages"]["node_modules/@trigger.dev/sdk"]["version"] = "4.0.4"
     (source / "package-lock.json").write_text(json.dumps(lock))
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "supermark_ops.cli",
-            "trigger",
-            "deploy",
-            "--source",
-            str(source),
-            "--cli",
-            str(cli / "node_modules/.bin/trigger"),
-            "--release",
-            "r1",
-            "--project-ref",
-            PROJECT,
-            "--api-url",
-            api,
-            "--record",
-            str(tmp_path / "record.json"),
-        ],
+        deploy_argv(source, cli, api, tmp_path / "record.json"),
         capture_output=True,
         text=True,
         env=dict(os.environ, TRIGGER_ACCESS_TOKEN=PAT),
