@@ -375,6 +375,9 @@ class PostgresContainer:
         """Run it, wait until it accepts connections; returns its URL."""
         self.port = free_port()
         self.name = f"smops-pg-{self.port}"
+        # A run killed before stop() leaves its container (exited) under this name; the port is
+        # free, so no live server has it.
+        subprocess.run(["docker", "rm", "-f", self.name], capture_output=True, check=False)
         subprocess.run(
             [
                 "docker",
