@@ -56,7 +56,7 @@ def test_backup_config_with_the_role_defaults(tmp_path: Path) -> None:
     # The signing key where the role keeps it: the stack's folder, in env-file form.
     assert cfg.signing_key_file == Path("/opt/supermark/backup/backup.env")
     # pg_dump's compression: zstd by default (docs/benchmarks/backup.md), a string the tool checks.
-    assert cfg.compress == "zstd:3"
+    assert cfg.compress == "zstd:1"
 
 
 def test_backup_config_with_every_setting(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ class BackupConfig:
     # pg_dump -Z (checked by backup.common.compression). A whole number is a gzip level: the
     # template before zstd wrote `compress: 6`, and a host keeps that file until role backup
     # runs again, while ops_tools may already have installed this package (an upgrade).
-    compress: str = field(default="zstd:3", metadata={"number_as_string": True})
+    compress: str = field(default="zstd:1", metadata={"number_as_string": True})
     documents: BucketSettings | None = None
     offsite: Offsite | None = None
     keep: Keep = field(default_factory=Keep)

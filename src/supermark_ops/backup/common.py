@@ -38,7 +38,7 @@ def compression(value: str) -> str:
     if not _COMPRESSION.fullmatch(value):
         raise BackupError(
             f"compress: {value!r} is not a pg_dump compression: use zstd[:1-22], lz4[:1-12], gzip[:1-9], "
-            "a gzip level 0-9 or none (backup_compress; the default is zstd:3)."
+            "a gzip level 0-9 or none (backup_compress; the default is zstd:1)."
         )
     return value
 
