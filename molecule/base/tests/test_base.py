@@ -75,8 +75,10 @@ def test_firewall(host):
     assert ("22/tcp", "ALLOW IN", "2001:db8::/32") in rules
     assert ("80/tcp", "ALLOW IN", "Anywhere") in rules
     assert ("443/tcp", "ALLOW IN", "Anywhere") in rules
-    # SSH is open to the listed networks only, not to the world.
+    # SSH is open to the listed networks only, not to the world (the rules the
+    # default list left, 0.0.0.0/0 and ::/0, went when it was narrowed).
     assert ("22/tcp", "ALLOW IN", "Anywhere") not in rules
+    assert ("22/tcp (v6)", "ALLOW IN", "Anywhere (v6)") not in rules
     # Reconciled: our rules for a network and a port no longer listed are gone,
     # the operator's own rule (not ours by its comment) is kept.
     assert ("22/tcp", "ALLOW IN", "192.0.2.0/24") not in rules
