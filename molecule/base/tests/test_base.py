@@ -72,6 +72,7 @@ def test_firewall(host):
     assert "Default: deny (incoming), allow (outgoing), deny (routed)" in status
     rules = {tuple(re.split(r"\s{2,}", line.strip())[:3]) for line in status.splitlines()}
     assert ("22/tcp", "ALLOW IN", "198.51.100.0/24") in rules
+    assert ("22/tcp", "ALLOW IN", "203.0.113.5") in rules
     assert ("22/tcp", "ALLOW IN", "2001:db8::/32") in rules
     assert ("80/tcp", "ALLOW IN", "Anywhere") in rules
     assert ("443/tcp", "ALLOW IN", "Anywhere") in rules
