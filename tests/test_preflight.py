@@ -115,6 +115,11 @@ def test_good_input_passes_and_secrets_are_made_once(
 
 
 CASES: dict[str, tuple[dict[str, object], dict[str, str], str]] = {
+    "relative secrets folder": (
+        {},
+        {"SUPERMARK_SECRETS_DIR": "relative/secrets"},
+        "SUPERMARK_SECRETS_DIR is 'relative/secrets', a relative path",
+    ),
     "missing domain": (
         {},
         {"SUPERMARK_DOMAIN": "", "SUPERMARK_DO_TOKEN": "dop_v1_x"},
