@@ -109,7 +109,7 @@ smops_ubuntu_keyring() {
 # The systemd test-host image on top of a rootfs; rebuilt when images/systemd changes.
 smops_systemd_image() {
   local name=$1 image="supermark-ops/systemd:$1" ctx recipe
-  recipe=$(cd "$SMOPS_ROOT/images/systemd" && { find . -type f -print0 | sort -z | xargs -0 cat;
+  recipe=$(cd "$SMOPS_ROOT/images/systemd" && { find . -name __pycache__ -prune -o -type f -print0 | sort -z | xargs -0 cat;
            cat /usr/local/share/ca-certificates/*.crt 2>/dev/null; } | sha256sum | cut -c1-16)
   if [ "$(docker image inspect -f '{{ index .Config.Labels "org.supermark-ops.recipe" }}' "$image" 2>/dev/null)" = "$recipe" ]; then
     return 0

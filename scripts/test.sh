@@ -29,35 +29,35 @@ fi
 set +e
 cd "$SMOPS_ROOT"
 
-PYTHON_DIRS=(src tests tools molecule library benchmarks inventory)
+PYTHON_DIRS=(src tests tools molecule library benchmarks inventory images/systemd)
 SHELL_SCRIPTS=(scripts/setup.sh scripts/site.sh scripts/standins.sh scripts/test.sh .ci/run)
 times="$SMOPS_STATE/test-times.txt"
 : >"$times"
 passed=0 failed=0 failures=()
 suite_start=$(date +%s)
-read -r _ user nice system _ _ irq softirq steal _ </proc/stat
-busy_start=$(( (user + nice + system + irq + softirq + steal) / $(getconf CLK_TCK) ))
+clk_tck=$(getconf CLK_TCK)
+read -r _ user nice system _ _ irq softirq _ </proc/stat
+busy_start=$(( (user + nice + system + irq + softirq) / clk_tck ))
 
 # CPU seconds (user + system) this shell's finished children used, in $CPU:
 # the suite is CPU-bound on 2 cores, so its budget is kept in CPU as well as time.
 # (The test hosts' own work is not a child of this shell: see docs/testing.md.)
 cpu_seconds() {
-  local user system
-  times >"$SMOPS_STATE/.times.$BASHPID"  # a builtin writing to a file: this shell's figures
-  { read -r _ _; read -r user system; } <"$SMOPS_STATE/.times.$BASHPID"
-  rm -f "$SMOPS_STATE/.times.$BASHPID"
-  CPU=$(awk -v u="$user" -v s="$system" \
-    'function sec(x, p) { split(x, p, "m"); sub("s", "", p[2]); return p[1] * 60 + p[2] }
-     BEGIN { printf "%d", sec(u) + sec(s) }')
+  local stat
+  read -r -a stat <"/proc/$BASHPID/stat"  # fields 16 and 17: cutime and cstime, in clock ticks
+  CPU=$(( (stat[15] + stat[16]) / clk_tck ))
 }
 
 step() {  # step NAME COMMAND...: run, time and record one check
-  local name=$1 start rc cpu0; shift
+  local name=$1 start rc cpu cpu_file="$SMOPS_STATE/.step-cpu"; shift
   log "── $name"
-  start=$(date +%s); cpu_seconds; cpu0=$CPU
-  "$@"; rc=$?
-  cpu_seconds
-  printf '%-28s %4ss %5s cpu-s  %s\n' "$name" "$(( $(date +%s) - start ))" "$(( CPU - cpu0 ))" \
+  start=$(date +%s)
+  # In a subshell of its own, whose children are this check's processes only
+  # (a lane that ends meanwhile is the main shell's child, not this one's).
+  ( "$@"; rc=$?; cpu_seconds; echo "$CPU" >"$cpu_file"; exit $rc ); rc=$?
+  read -r cpu <"$cpu_file" 2>/dev/null || cpu="?"
+  rm -f "$cpu_file"
+  printf '%-28s %4ss %5s cpu-s  %s\n' "$name" "$(( $(date +%s) - start ))" "$cpu" \
     "$([ $rc -eq 0 ] && echo ok || echo FAILED)" | tee -a "$times" >&2
   if [ $rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
 }
@@ -126,10 +126,7 @@ if [ ${#selected[@]} -gt 1 ]; then
     lane_log="$SMOPS_STATE/molecule-$lane.log"
     rm -f "$lane_log.rc"  # a lane that dies before writing it is a failure, not an old result
     log "── molecule $lane (beside the other groups; output in $lane_log)"
-    ( start=$(date +%s)
-      # Each line stamped with the time, to see where a lane spends it.
-      scenario "$lane" 2>&1 | while IFS= read -r line || [ -n "$line" ]; do printf '%(%H:%M:%S)T %s\n' -1 "$line"; done >"$lane_log"
-      rc=${PIPESTATUS[0]}; cpu_seconds
+    ( start=$(date +%s); scenario "$lane" >"$lane_log" 2>&1; rc=$?; cpu_seconds
       echo "$rc $(( $(date +%s) - start )) $CPU" >"$lane_log.rc" ) &
     lane_pid[$lane]=$!
   done
@@ -183,9 +180,9 @@ done
 
 printf '%-28s %4ss\n' "total" "$(( $(date +%s) - suite_start ))" | tee -a "$times" >&2
 # The whole machine's CPU over the suite (test hosts and Docker included), from /proc/stat.
-read -r _ user nice system _ _ irq softirq steal _ </proc/stat
+read -r _ user nice system _ _ irq softirq _ </proc/stat
 printf '%-28s %4ss of %ss on %s cores\n' "machine busy" \
-  "$(( (user + nice + system + irq + softirq + steal) / $(getconf CLK_TCK) - busy_start ))" \
+  "$(( (user + nice + system + irq + softirq) / clk_tck - busy_start ))" \
   "$(( $(date +%s) - suite_start ))" "$(nproc)" | tee -a "$times" >&2
 [ $failed -eq 0 ] || log "failed: ${failures[*]}"
 echo "checks: $passed passed, $failed failed"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from supermark_ops.console import closing, runner
-from supermark_ops.console.cli import add_parser, render
+from supermark_ops.console.cli import add_parser, plays, render
 from supermark_ops.console.failures import hint_name
 from supermark_ops.console.progress import Tracker
 
@@ -219,3 +219,12 @@ def test_extra_vars_are_hidden_in_every_form_the_console_takes(form: list[str]) 
 def test_other_arguments_are_kept_as_given() -> None:
     argv = ["deploy", "-iexample.yml", "--tags", "stack", "-v", "--vault-password-file", "pw", "--check"]
     assert runner.redact_args(argv) == argv
+
+
+def test_deploy_passes_its_tags_and_skipped_tags_to_site_yml() -> None:
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["deploy", "--tags", "stack,monitor", "--skip-tags", "base,docker", "--check"])
+    (play,) = plays(args, [])
+    assert play.playbook == "site.yml"
+    assert list(play.args) == ["--check", "--tags", "stack,monitor", "--skip-tags", "base,docker"]

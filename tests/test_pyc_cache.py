@@ -8,6 +8,7 @@ cache patches the interpreter's zipimport.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -46,6 +47,7 @@ def run(tmp_path: Path, zip_name: str, source: str, euid: int = 0, mode: str = "
     done = subprocess.run(
         [
             sys.executable,
+            "-B",  # no __pycache__ in images/systemd: setup.sh rebuilds the image when that folder changes
             "-c",
             SCRIPT,
             str(tmp_path / "cache"),
@@ -94,3 +96,36 @@ def test_other_users_neither_read_nor_write_it(tmp_path: Path) -> None:
     (tmp_path / "cache").mkdir()
     assert run(tmp_path, "a.zip", SOURCE, euid=1000)[0] == "42"
     assert not list((tmp_path / "cache").iterdir())
+
+
+GUARD = textwrap.dedent(
+    """
+    import importlib.util, sys, zipimport
+    source = open(sys.argv[1]).read().replace('_DIR = "/var/cache/smops-pyc"', f'_DIR = {sys.argv[2]!r}')
+    spec = importlib.util.spec_from_loader("smops_pyc_cache", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    exec(compile(source, sys.argv[1], "exec"), module.__dict__)
+    print(zipimport._compile_source.__module__)
+    """
+)
+
+
+def test_it_only_switches_itself_on_over_a_root_only_folder(tmp_path: Path) -> None:
+    def patched(folder: Path) -> bool:
+        done = subprocess.run(
+            [sys.executable, "-B", "-c", GUARD, str(CACHE_MODULE), str(folder)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip() == "smops_pyc_cache"
+
+    assert not patched(tmp_path / "missing")
+    open_folder = tmp_path / "open"
+    open_folder.mkdir(mode=0o777)
+    open_folder.chmod(0o777)
+    assert not patched(open_folder)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    # Root's own folder (as on the test hosts, where root runs the modules); anyone else's is ignored.
+    assert patched(private) == (os.geteuid() == 0)

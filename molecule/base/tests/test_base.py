@@ -153,3 +153,14 @@ def test_data_volume_is_never_reformatted(host):
     assert fs["changed"] is False
     assert host.check_output("blkid -s UUID -o value /dev/supermark-data") == uuid_before
     assert host.file("/mnt/supermark-data/canary").content_string == "keep-me\n"
+
+
+def test_module_bytecode_cache_is_on_and_used(host):
+    """The test host's speed-only cache (images/systemd/smops_pyc_cache.py) is active
+    for root's Python on this platform, in its root-only folder, and the converge's
+    modules filled it. (tests/test_pyc_cache.py shows it serves the same code.)"""
+    active = host.run("python3 -c 'import zipimport; print(zipimport._compile_source.__module__)'")
+    assert active.stdout.strip() == "smops_pyc_cache", active.stderr
+    folder = host.file("/var/cache/smops-pyc")
+    assert folder.is_directory and folder.user == "root" and folder.mode == 0o700
+    assert int(host.check_output("find /var/cache/smops-pyc -type f | wc -l")) > 50

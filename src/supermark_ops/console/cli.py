@@ -41,6 +41,7 @@ def add_parser(sub: Any) -> None:
     deploy = sub.add_parser("deploy", help="run site.yml (everything), then show the summary")
     deploy.add_argument("--check", action="store_true", help="check mode: change nothing, say what would")
     deploy.add_argument("--tags", default="", help="only these tags (as ansible-playbook)")
+    deploy.add_argument("--skip-tags", default="", help="all but these tags (as ansible-playbook)")
     _common(deploy)
     deploy.set_defaults(handler=console_command, verb="deploy")
 
@@ -101,7 +102,11 @@ def plays(args: argparse.Namespace, common: list[str]) -> list[runner.Play]:
     """The main playbook of the command (status.yml follows it when it succeeds, for the summary)."""
     verb = args.verb
     if verb == "deploy":
-        extra = (["--check"] if args.check else []) + (["--tags", args.tags] if args.tags else [])
+        extra = (
+            (["--check"] if args.check else [])
+            + (["--tags", args.tags] if args.tags else [])
+            + (["--skip-tags", args.skip_tags] if args.skip_tags else [])
+        )
         return [runner.Play("deploy", "site.yml", (*extra, *common))]
     if verb == "upgrade":
         ref = json.dumps({"supermark_git_ref": args.ref})
