@@ -43,19 +43,22 @@ busy_start=$(( (user + nice + system + irq + softirq) / clk_tck ))
 # the suite is CPU-bound on 2 cores, so its budget is kept in CPU as well as time.
 # (The test hosts' own work is not a child of this shell: see docs/testing.md.)
 cpu_seconds() {
-  local stat
-  read -r -a stat <"/proc/$BASHPID/stat"  # fields 16 and 17: cutime and cstime, in clock ticks
-  CPU=$(( (stat[15] + stat[16]) / clk_tck ))
+  local line stat
+  read -r line <"/proc/$BASHPID/stat"
+  # After the name (in parentheses, which may hold spaces) come field 3 on: cutime and
+  # cstime are fields 16 and 17, in clock ticks.
+  read -r -a stat <<<"${line##*) }"
+  CPU=$(( (stat[13] + stat[14]) / clk_tck ))
 }
 
 step() {  # step NAME COMMAND...: run, time and record one check
   local name=$1 start rc cpu cpu_file="$SMOPS_STATE/.step-cpu"; shift
   log "── $name"
-  start=$(date +%s)
+  start=$(date +%s); rm -f "$cpu_file"
   # In a subshell of its own, whose children are this check's processes only
   # (a lane that ends meanwhile is the main shell's child, not this one's).
   ( "$@"; rc=$?; cpu_seconds; echo "$CPU" >"$cpu_file"; exit $rc ); rc=$?
-  read -r cpu <"$cpu_file" 2>/dev/null || cpu="?"
+  { read -r cpu <"$cpu_file"; } 2>/dev/null || cpu="?"
   rm -f "$cpu_file"
   printf '%-28s %4ss %5s cpu-s  %s\n' "$name" "$(( $(date +%s) - start ))" "$cpu" \
     "$([ $rc -eq 0 ] && echo ok || echo FAILED)" | tee -a "$times" >&2
@@ -172,7 +175,7 @@ for lane in "${BESIDE[@]}"; do
   wait "${lane_pid[$lane]}"
   lane_log="$SMOPS_STATE/molecule-$lane.log"
   cat "$lane_log"
-  read -r rc seconds cpu <"$lane_log.rc" 2>/dev/null || { rc=1; seconds=$(( $(date +%s) - suite_start )); cpu="?"; }
+  { read -r rc seconds cpu <"$lane_log.rc"; } 2>/dev/null || { rc=1; seconds=$(( $(date +%s) - suite_start )); cpu="?"; }
   printf '%-28s %4ss %5s cpu-s  %s\n' "molecule $lane (beside)" "$seconds" "$cpu" \
     "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" | tee -a "$times" >&2
   if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("molecule $lane"); fi

@@ -17,6 +17,7 @@ from supermark_ops.console import closing, runner
 from supermark_ops.console.cli import add_parser, plays, render
 from supermark_ops.console.failures import hint_name
 from supermark_ops.console.progress import Tracker
+from supermark_ops.errors import OpsError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "console"
 
@@ -228,3 +229,11 @@ def test_deploy_passes_its_tags_and_skipped_tags_to_site_yml() -> None:
     (play,) = plays(args, [])
     assert play.playbook == "site.yml"
     assert list(play.args) == ["--check", "--tags", "stack,monitor", "--skip-tags", "base,docker"]
+
+
+@pytest.mark.parametrize("skipped", ["always", "base,always", "all"])
+def test_deploy_refuses_to_skip_the_preflight_and_the_secrets_read_back(skipped: str) -> None:
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="cmd"))
+    with pytest.raises(OpsError, match="cannot skip 'always' or 'all'"):
+        plays(parser.parse_args(["deploy", "--skip-tags", skipped]), [])

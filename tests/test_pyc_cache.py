@@ -101,7 +101,9 @@ def test_other_users_neither_read_nor_write_it(tmp_path: Path) -> None:
 GUARD = textwrap.dedent(
     """
     import importlib.util, sys, zipimport
-    source = open(sys.argv[1]).read().replace('_DIR = "/var/cache/smops-pyc"', f'_DIR = {sys.argv[2]!r}')
+    source = open(sys.argv[1]).read()
+    assert '_DIR = "/var/cache/smops-pyc"' in source  # else this test would prove nothing
+    source = source.replace('_DIR = "/var/cache/smops-pyc"', f'_DIR = {sys.argv[2]!r}')
     spec = importlib.util.spec_from_loader("smops_pyc_cache", loader=None)
     module = importlib.util.module_from_spec(spec)
     exec(compile(source, sys.argv[1], "exec"), module.__dict__)

@@ -9,7 +9,8 @@ without this, 18 with it). The code run is the same: an entry is keyed by the
 source's hash, the bytecode's magic number and the optimisation level, and each
 load gets the payload's own file name back (tracebacks name the file that ran).
 Only root's runs use it (the modules run with become), from the root-only
-folder the image makes. A droplet compiles each time; nothing else differs.
+folder the image makes. A droplet compiles each time. The one other difference:
+a compile-time warning (SyntaxWarning) is printed on the first compile only.
 """
 
 import marshal
@@ -45,9 +46,13 @@ def _compile_cached(pathname, source):
         import tempfile
 
         fd, tmp = tempfile.mkstemp(dir=_DIR)
-        with os.fdopen(fd, "wb") as f:
-            marshal.dump(code, f)
-        os.replace(tmp, entry)  # whole or not at all, when two tasks race
+        try:
+            with os.fdopen(fd, "wb") as f:
+                marshal.dump(code, f)
+            os.replace(tmp, entry)  # whole or not at all, when two tasks race
+        except Exception:
+            os.unlink(tmp)
+            raise
         return code
     except Exception:  # a cache must never stop a module: compile as Python would
         return _compile(pathname, source)

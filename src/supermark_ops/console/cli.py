@@ -102,6 +102,13 @@ def plays(args: argparse.Namespace, common: list[str]) -> list[runner.Play]:
     """The main playbook of the command (status.yml follows it when it succeeds, for the summary)."""
     verb = args.verb
     if verb == "deploy":
+        if {"always", "all"} & {tag.strip() for tag in args.skip_tags.split(",")}:
+            # The preflight and the secrets read-back are tagged `always`: skipped, a run with the
+            # secrets folder gone would make new secrets and write them over the stack's.
+            raise OpsError(
+                "--skip-tags cannot skip 'always' or 'all': the preflight and the secrets read-back "
+                "must run. Skip the roles you mean by their tags (base, docker, monitor, ...)."
+            )
         extra = (
             (["--check"] if args.check else [])
             + (["--tags", args.tags] if args.tags else [])
