@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: set up this machine, then run the whole test suite:
 # static checks, the Python tests, and every molecule scenario (create,
-# converge, idempotence, check mode, verify, destroy).
+# converge, idempotence, check mode, verify, destroy; stack and cutover share
+# the idempotence and check-mode runs of their common converge).
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh fast            lint, shellcheck, types and the tests that need no root, Docker,
 #                                   network or playbook run: needs only Python (no root), under a minute
