@@ -118,30 +118,6 @@ scenario() {  # scenario NAME: one molecule scenario, from clean hosts to clean 
   return $rc
 }
 
-# The lanes are the suite's longest path, and alone they take about 10 minutes
-# where beside the other groups they take 17: with cgroup v1's CPU controller
-# (as on our machines), every process at the top level weighs as much as all of
-# Docker's containers together (the test hosts' work), so the other groups'
-# processes (pytest's workers and their playbook runs) crowd out the lanes'
-# hosts. From here on, this shell and what it starts go into a cgroup of their
-# own with a small weight: they take what CPU the lanes leave. Speed only; where
-# there is no such controller (cgroup v2), nothing changes.
-SMOPS_CGROUP=/sys/fs/cgroup/cpu/smops-other-groups
-yield_to_lanes() {
-  [ -w /sys/fs/cgroup/cpu/cgroup.procs ] || return 0
-  mkdir -p "$SMOPS_CGROUP" 2>/dev/null && echo 64 >"$SMOPS_CGROUP/cpu.shares" 2>/dev/null \
-    && echo $$ >"$SMOPS_CGROUP/cgroup.procs" 2>/dev/null \
-    && log "the other groups run with a small CPU weight while the lanes run ($SMOPS_CGROUP)"
-  return 0
-}
-
-leave_cgroup() {  # back to the top level, and the cgroup removed once empty
-  [ -d "$SMOPS_CGROUP" ] || return 0
-  echo $$ >/sys/fs/cgroup/cpu/cgroup.procs 2>/dev/null
-  rmdir "$SMOPS_CGROUP" 2>/dev/null
-  return 0
-}
-
 # The stack and cut-over scenarios are the longest by far and spend much of
 # their time waiting (image builds, health checks, certificates): when other
 # groups run too, each runs beside them in a lane of its own, its output kept
@@ -158,7 +134,6 @@ if [ ${#selected[@]} -gt 1 ]; then
       echo "$rc $(( $(date +%s) - start )) $CPU" >"$lane_log.rc" ) &
     lane_pid[$lane]=$!
   done
-  [ ${#lane_pid[@]} -gt 0 ] && yield_to_lanes
 fi
 
 for group in "${selected[@]}"; do
@@ -207,7 +182,6 @@ for lane in "${BESIDE[@]}"; do
   if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("molecule $lane"); fi
 done
 
-leave_cgroup
 printf '%-28s %4ss\n' "total" "$(( $(date +%s) - suite_start ))" | tee -a "$times" >&2
 # The whole machine's CPU over the suite (test hosts and Docker included), from /proc/stat.
 read -r _ user nice system _ _ irq softirq _ </proc/stat
