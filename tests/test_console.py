@@ -6,15 +6,15 @@ tests/fixtures/console/README.md), not written by hand.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from supermark_ops.cli import build_parser
 from supermark_ops.console import closing, runner
-from supermark_ops.console.cli import add_parser, plays, render
+from supermark_ops.console.cli import plays, render
 from supermark_ops.console.failures import hint_name
 from supermark_ops.console.progress import Tracker
 from supermark_ops.errors import OpsError
@@ -208,8 +208,7 @@ SECRET = "vault_supermark_resend_api_key=re_TOPSECRET"
 def test_extra_vars_are_hidden_in_every_form_the_console_takes(form: list[str]) -> None:
     """The console's own parser takes each form as extra variables; the record (console.json, the
     artifacts' command file, the "Next:" line) keeps none of their values."""
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers(dest="cmd"))
+    parser = build_parser()  # the parser supermark-ops itself uses
     argv = ["status", "-i", "inventory/example", *form, "--json"]
     assert parser.parse_args(argv).extra_vars == [SECRET]  # a form the console really takes
     recorded = runner.redact_args(argv)
@@ -223,8 +222,7 @@ def test_other_arguments_are_kept_as_given() -> None:
 
 
 def test_deploy_passes_its_tags_and_skipped_tags_to_site_yml() -> None:
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers(dest="cmd"))
+    parser = build_parser()
     args = parser.parse_args(["deploy", "--tags", "stack,monitor", "--skip-tags", "base,docker", "--check"])
     (play,) = plays(args, [])
     assert play.playbook == "site.yml"
@@ -233,7 +231,6 @@ def test_deploy_passes_its_tags_and_skipped_tags_to_site_yml() -> None:
 
 @pytest.mark.parametrize("skipped", ["always", "base,always", "all"])
 def test_deploy_refuses_to_skip_the_preflight_and_the_secrets_read_back(skipped: str) -> None:
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers(dest="cmd"))
+    parser = build_parser()
     with pytest.raises(OpsError, match="cannot skip 'always' or 'all'"):
         plays(parser.parse_args(["deploy", "--skip-tags", skipped]), [])
